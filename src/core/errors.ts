@@ -1,0 +1,41 @@
+/**
+ * The one error type skycert raises on purpose. Its message is a single line
+ * that names the input at fault (file and line, flag, or path); `remedy` says
+ * what to run or change. Anything else reaching the top level is a bug.
+ */
+export type ExitCode = 0 | 1 | 2;
+
+/** 1: the operation failed; 2: the command line or an input it names is unusable. */
+export type FailureCode = 1 | 2;
+
+export class SkycertError extends Error {
+  readonly exitCode: FailureCode;
+  readonly remedy: string | undefined;
+
+  constructor(message: string, options: { exitCode?: FailureCode; remedy?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SkycertError";
+    this.exitCode = options.exitCode ?? 1;
+    this.remedy = options.remedy;
+  }
+}
+
+/** Bad flags, or an input file that cannot be read or parsed: exit 2. */
+export function usageError(message: string, remedy?: string): SkycertError {
+  return new SkycertError(message, { exitCode: 2, remedy });
+}
+
+/** The operation could not be completed: exit 1. */
+export function failure(message: string, remedy?: string): SkycertError {
+  return new SkycertError(message, { exitCode: 1, remedy });
+}
+
+/** A position in an input file, for messages of the form `file:line: ...`. */
+export interface Where {
+  file: string;
+  line: number;
+}
+
+export function at(where: Where | undefined, message: string): string {
+  return where ? `${where.file}:${where.line}: ${message}` : message;
+}
