@@ -1,0 +1,69 @@
+/**
+ * skycert's entry point: the commands, the exit-code contract (0 ok, 1 failure,
+ * 2 usage) and the error contract (one line on stderr naming the input at fault,
+ * a stack trace only with --debug or SKYCERT_DEBUG=1). Each command loads its
+ * heavy modules only when it runs, so --version and --help stay fast.
+ */
+import { Command, CommanderError } from "commander";
+import { register as registerInit } from "./commands/init.js";
+import { EXIT_CODES } from "./commands/flags.js";
+import { SkycertError } from "./core/errors.js";
+
+declare const SKYCERT_VERSION: string;
+const version = typeof SKYCERT_VERSION === "string" ? SKYCERT_VERSION : "0.0.0-dev";
+
+const debug = () => process.argv.includes("--debug") || process.env.SKYCERT_DEBUG === "1";
+
+export function buildProgram(): Command {
+  const program = new Command("skycert")
+    .description("Make and check the TLS certificates of a Skydive deployment.")
+    .version(version, "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({
+      outputError: (message, write) => write(`skycert: ${message.trim().replace(/^error: /, "")}\n`),
+    });
+  registerInit(program);
+  program.addHelpText(
+    "after",
+    `
+Examples:
+  skycert init analyzer
+  skycert init agent --san 192.168.1.1
+${EXIT_CODES}
+
+Run skycert <command> --help for a command's flags and examples.`,
+  );
+  return program;
+}
+
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+    if (err.code === "commander.executeSubCommandAsync") return err.exitCode;
+    return 2; // commander already printed the message
+  }
+  if (err instanceof SkycertError) {
+    process.stderr.write(`skycert: error: ${err.message}${err.remedy ? ` (fix: ${err.remedy})` : ""}\n`);
+    if (debug()) process.stderr.write(`${err.stack}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`skycert: internal error: ${message.split("\n")[0]} (rerun with --debug for details)\n`);
+  if (debug() && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  return 1;
+}
+
+async function main(): Promise<void> {
+  let code = 0;
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    code = reportError(err);
+  }
+  // Exit now: spare key searches still in the thread pool must not hold the process.
+  process.exit(code);
+}
+
+await main();
