@@ -91,7 +91,7 @@ class Parser {
   private inDirectory = false;
 
   constructor(
-    private readonly rootFile: string,
+    rootFile: string,
     private readonly host: IncludeHost,
   ) {
     this.ensureSection(DEFAULT_SECTION, { file: rootFile, line: 1 });

@@ -107,7 +107,7 @@ export function sanKey(san: San): string {
   return `${san.type}:${san.type === "DNS" ? san.value.toLowerCase() : san.value}`;
 }
 
-export function mergeSans(...lists: readonly San[][]): San[] {
+export function mergeSans(...lists: (readonly San[])[]): San[] {
   const seen = new Set<string>();
   const out: San[] = [];
   for (const list of lists) {

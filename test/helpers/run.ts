@@ -1,0 +1,49 @@
+/** Running skycert and the real tools it is checked against. */
+import { type SpawnSyncOptions, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll } from "vitest";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const BIN = join(ROOT, "bin", "skycert");
+export const SHARED = resolve(ROOT, "..", "shared");
+export const SEED_CNF = join(SHARED, "seed", "skydive-openssl.cnf");
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Run {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 120_000, ...opts, env: { ...process.env, NO_COLOR: "1", ...(opts.env ?? {}) } });
+  if (r.error) throw r.error;
+  return { code: r.status ?? (r.signal ? 128 : 1), stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** bin/skycert with `args` in `cwd`. */
+export function skycert(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Run {
+  return run(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: opts.env, input: opts.input });
+}
+
+export function openssl(args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+  return run("openssl", args, { cwd: opts.cwd, input: opts.input, env: opts.env });
+}
+
+export function sh(script: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+  return run("bash", ["-euo", "pipefail", "-c", script], { cwd: opts.cwd, env: opts.env });
+}
+
+/** A scratch folder removed after the test file. */
+export function scratch(prefix = "skycert-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Fails the test with the tool's output when it did not exit 0. */
+export function ok(r: Run, what = "command"): Run {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
