@@ -106,11 +106,11 @@ function readExtension(cnf: Cnf, entry: CnfEntry): ExtensionSpec {
     case "basicConstraints":
       return readBasicConstraints(items(cnf, entry, value), critical, where);
     case "keyUsage":
-      return { kind: "keyUsage", critical, where, usages: items(cnf, entry, value).map(([n]) => keyUsageNamed(n, where)) };
+      return { kind: "keyUsage", critical, where, usages: items(cnf, entry, value).map(([n, , at]) => keyUsageNamed(n, at)) };
     case "extendedKeyUsage":
-      return { kind: "extendedKeyUsage", critical, where, oids: items(cnf, entry, value).map(([n, v]) => ekuOid(v ?? n, where)) };
+      return { kind: "extendedKeyUsage", critical, where, oids: items(cnf, entry, value).map(([n, v, at]) => ekuOid(v ?? n, at)) };
     case "subjectAltName":
-      return { kind: "subjectAltName", critical, where, names: items(cnf, entry, value).map(([n, v]) => generalName(n, v, where)) };
+      return { kind: "subjectAltName", critical, where, names: items(cnf, entry, value).map(([n, v, at]) => generalName(n, v, at)) };
     case "subjectKeyIdentifier":
       return { kind: "subjectKeyIdentifier", critical, where, mode: readSkid(value, where) };
     case "authorityKeyIdentifier":
