@@ -40,7 +40,9 @@ Run skycert <command> --help for a command's flags and examples.`,
 
 export function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return 0;
+    // Help shown because no command was given is a usage error.
+    if (err.code === "commander.help") return err.exitCode === 0 ? 0 : 2;
     if (err.code === "commander.executeSubCommandAsync") return err.exitCode;
     return 2; // commander already printed the message
   }
