@@ -17,13 +17,15 @@ export interface RecipeOptions {
 
 /** genrsa, chmod 400, req, x509 -req -signkey -extensions v3_req, chmod 444: `dir/<role>/<role>.domain.com.*`. */
 export function recipe(dir: string, role: "analyzer" | "agent", opts: RecipeOptions = {}): { key: string; csr: string; crt: string } {
+  mkdirSync(dir, { recursive: true });
   const cnf = join(dir, "skydive-openssl.cnf");
   copyFileSync(opts.cnf ?? SEED_CNF, cnf);
   mkdirSync(join(dir, role), { recursive: true });
   const stem = `${role}/${role}.domain.com`;
   ok(
     sh(
-      `openssl genrsa -out ${stem}.key ${opts.bits ?? 2048} 2>/dev/null
+      `set +o pipefail  # the seed pipes yes into openssl, which closes the pipe early
+openssl genrsa -out ${stem}.key ${opts.bits ?? 2048} 2>/dev/null
 chmod 400 ${stem}.key
 openssl req -new -key ${stem}.key -out ${stem}.csr -subj "/CN=skydive-${role}" -config skydive-openssl.cnf
 yes '' | openssl x509 -req -days ${opts.days ?? 365} -signkey ${stem}.key -in ${stem}.csr -out ${stem}.crt -extfile skydive-openssl.cnf -extensions ${opts.extensions ?? "v3_req"} ${(opts.x509Flags ?? []).join(" ")} 2>/dev/null
