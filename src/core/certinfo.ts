@@ -75,6 +75,8 @@ export interface CertInfo {
   authorityKeyIdentifier: string | undefined;
   /** SHA-256 of the DER, colon-separated upper-case hex (as openssl -fingerprint -sha256). */
   fingerprint: string;
+  /** X.509 version (1 or 3; 2 is rare), certificates only. */
+  version?: number;
 }
 
 const SIGNATURES: Record<string, { name: string; hash: string | undefined }> = {
@@ -172,6 +174,27 @@ function parseFailure(what: string, err: unknown): SkycertError {
   return new SkycertError(`not a valid ${what} (${detail})`);
 }
 
+/** The version field of a DER certificate: [0] EXPLICIT INTEGER at the start of the TBS, absent for v1. */
+function x509Version(der: Uint8Array): number | undefined {
+  let i = 0;
+  const header = (): number | undefined => {
+    const tag = der[i++];
+    let len = der[i++];
+    if (tag === undefined || len === undefined) return undefined;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let k = 0; k < n; k++) len = len * 256 + (der[i++] ?? 0);
+    }
+    return tag;
+  };
+  if (header() !== 0x30 || header() !== 0x30) return undefined;
+  if (der[i] !== 0xa0) return 1;
+  header();
+  if (header() !== 0x02) return undefined;
+  return (der[i] ?? 0) + 1;
+}
+
 /** Parse a DER certificate. Throws SkycertError when the DER is not one. */
 export function readCertificate(der: Uint8Array): CertInfo {
   let cert: X509Certificate;
@@ -196,6 +219,7 @@ export function readCertificate(der: Uint8Array): CertInfo {
       publicKey: publicKeyInfo(cert.publicKey.rawData),
       ...describeExtensions(cert.extensions),
       fingerprint: colonHex(createHash("sha256").update(der).digest()),
+      version: x509Version(der),
     };
   } catch (err) {
     throw parseFailure("X.509 certificate", err);
