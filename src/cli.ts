@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { register as registerInit } from "./commands/init.js";
+import { register as registerValidate } from "./commands/validate.js";
 import { EXIT_CODES } from "./commands/flags.js";
 import { SkycertError } from "./core/errors.js";
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
       outputError: (message, write) => write(`skycert: ${message.trim().replace(/^error: /, "")}\n`),
     });
   registerInit(program);
+  registerValidate(program);
   program.addHelpText(
     "after",
     `
