@@ -392,6 +392,9 @@ export function getEntry(cnf: Cnf, section: string, name: string): CnfEntry | un
 
 export function printCnf(cnf: Cnf): string {
   const out: string[] = [];
+  // Names are kept as written, and `$` is a name character only under dollarid
+  // (values and section names escape their dollars, which reads the same either way).
+  if ([...cnf.sections.values()].some((s) => s.entries.some((e) => e.name.includes("$")))) out.push(".pragma dollarid:on");
   for (const section of cnf.sections.values()) {
     if (section.name !== DEFAULT_SECTION) out.push(`[${printSectionName(section.name)}]`);
     for (const e of section.entries) out.push(`${e.name} = ${printValue(e.value)}`);
@@ -403,7 +406,11 @@ const ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t",
 
 function printSectionName(name: string): string {
   let out = "";
-  for (const c of name) out += isAlnumPunct(c) ? c : (ESCAPES[c] ?? `\\${c}`);
+  // By UTF-16 unit, as the reader skips a backslash and one unit: `\😀` would leave half a character unescaped.
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    out += isAlnumPunct(c) ? c : (ESCAPES[c] ?? `\\${c}`);
+  }
   return out;
 }
 
