@@ -35,7 +35,8 @@ export function dnsNameProblem(name: string): string | undefined {
     if (!/^[A-Za-z0-9-]+$/.test(label)) return `has a label "${label}" with characters other than letters, digits and hyphens`;
     if (label.startsWith("-") || label.endsWith("-")) return `has a label "${label}" that starts or ends with a hyphen`;
   }
-  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return "looks like an IP address but is not a valid one";
+  // WHATWG URL's "ends in a number": inet_aton and URL parsers read 0x7f.1 or 10.0x1 as IPv4.
+  if (/^([0-9]+|0x[0-9a-f]*)$/i.test(labels[labels.length - 1]!)) return "looks like an IP address but is not a valid one";
   return undefined;
 }
 
