@@ -137,7 +137,7 @@ function shownPath(ctx: RemedyContext, p: string): string {
  * `skycert init <role> ... --force` re-making the role's self-signed files where
  * they are: `--out` is the folder above `<role>/`, as init lays them out.
  */
-export function initCommand(ctx: RemedyContext, role: Role, certPath: string | undefined, sans: string[] = []): string {
+export function initCommand(ctx: RemedyContext, role: Role | "analyzer agent", certPath: string | undefined, sans: string[] = [], force = true): string {
   const parts = ["skycert", "init", role];
   if (sans.length) parts.push("--san", q(sans.join(",")));
   let out: string | undefined;
@@ -149,7 +149,7 @@ export function initCommand(ctx: RemedyContext, role: Role, certPath: string | u
   } else if (ctx.config) out = dirname(ctx.config);
   if (out && resolve(out) !== resolve(ctx.cwd)) parts.push("--out", q(shownPath(ctx, out)));
   if (ctx.config && out && resolve(ctx.config) !== resolve(out, "skydive.yml")) parts.push("--config", q(shownPath(ctx, ctx.config)));
-  parts.push("--force");
+  if (force) parts.push("--force");
   return parts.join(" ");
 }
 
@@ -257,7 +257,7 @@ export function parseCertFile(f: FileInput): { check: Check; parsed?: ParsedCert
   const bytes = f.read.bytes;
   const { blocks, problem } = parsePem(Buffer.from(bytes).toString("latin1"));
   const problemText = pemProblem(problem);
-  const replace = `replace ${f.shown} with the PEM certificate (-----BEGIN CERTIFICATE-----)`;
+  const replace = `replace ${f.shown} with the certificate, PEM-encoded (a CERTIFICATE block)`;
   if (problemText) return fail(problemText, replace);
   const certBlocks = blocks.filter((b) => b.label === "CERTIFICATE");
   if (certBlocks.length === 0) {
@@ -306,7 +306,7 @@ export function parseKeyFile(f: FileInput): { check: Check; parsed?: ParsedKeyFi
   const bytes = f.read.bytes;
   const { blocks, problem } = parsePem(Buffer.from(bytes).toString("latin1"));
   const problemText = pemProblem(problem);
-  const replace = `replace ${f.shown} with the PEM private key (-----BEGIN PRIVATE KEY-----)`;
+  const replace = `replace ${f.shown} with the unencrypted private key, PEM-encoded (PKCS#8, PKCS#1 or SEC1)`;
   if (problemText) return fail(problemText, replace);
   const block = blocks.find((b) => isKeyLabel(b.label));
   if (!block) {
@@ -929,7 +929,9 @@ export function planDeployment(opts: {
     items[item] = spec;
   }
   if (missing.length) {
-    const initHint = schema === "legacy" ? `run skycert init ${[!items.analyzerCert && role !== "agent" ? "analyzer" : "", !items.agentCert && role !== "analyzer" ? "agent" : ""].filter(Boolean).join(" ") || "analyzer agent"}${config ? ` --config ${q(config.shown)}` : ""}, or ` : "";
+    const roles = [!items.analyzerCert && role !== "agent" ? "analyzer" : "", !items.agentCert && role !== "analyzer" ? "agent" : ""].filter(Boolean).join(" ") || "analyzer agent";
+    const ctx: RemedyContext = { cwd: opts.cwd, config: config?.path, schema };
+    const initHint = schema === "legacy" ? `run ${initCommand(ctx, roles as Role | "analyzer agent", undefined, [], false)}, or ` : "";
     cfgFail(
       `${config ? cfgShown : "no config file and no file flags"}: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not set${schema === "legacy" && role === undefined ? "" : ` (needed ${role ? `on ${role === "analyzer" ? "an analyzer" : "an agent"} host` : "with the tls.* schema"})`}`,
       `${initHint}set ${missing.length === 1 ? "it" : "them"} to the files`,

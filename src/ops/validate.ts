@@ -99,11 +99,17 @@ export function readConfig(opts: Pick<ValidateOptions, "cwd" | "config" | "files
     );
   }
   const { text } = readInput(path, "--config");
+  // Go's YAML parser refuses control characters; a binary file is not a config.
+  const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffd]/.exec(text);
+  if (control) {
+    const line = text.slice(0, control.index).split("\n").length;
+    throw usageError(`${show(path)}:${line}: not a YAML text file (control or invalid UTF-8 bytes)`, "pass the Skydive config (skydive.yml) with --config");
+  }
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const problem = doc.errors[0];
   if (problem) {
-    const line = problem.linePos?.[0]?.line;
-    throw usageError(`${show(path)}${line ? `:${line}` : ""}: malformed YAML (${problem.message.split("\n")[0]})`, "fix the YAML; Skydive refuses it too");
+    const line = text.slice(0, problem.pos[0]).split("\n").length;
+    throw usageError(`${show(path)}:${line}: malformed YAML (${problem.message.split("\n")[0]})`, "fix the YAML; Skydive refuses it too");
   }
   let data: unknown;
   try {
@@ -276,7 +282,7 @@ async function handshakes(
     if (!input) missing.push(`${labelOf(item).replace(/^the /, "")} ${item.endsWith("Key") ? "is absent" : "is not configured"}${pair.role ? ` (--role ${pair.role} does not need it)` : ""}`);
     else missing.push(`${input.shown} ${input.read.ok ? "could not be parsed" : input.optional && input.read.problem === "missing" ? "is not on this host" : "could not be read"}`);
   }
-  if (!pools.analyzer.files || !pools.agent.files) missing.push(pools.analyzer.files ? pools.agent.why : pools.analyzer.why);
+  if (!missing.length && (!pools.analyzer.files || !pools.agent.files)) missing.push(pools.analyzer.files ? pools.agent.why : pools.analyzer.why);
   if (missing.length) {
     return pair.hosts.map((host) => skip("handshake", subject(host), `skipped: ${[...new Set(missing)].join("; ")}`, { host: host.name }));
   }
