@@ -1,0 +1,170 @@
+/**
+ * skycert validate on good deployments: what init makes, what the seed's recipe
+ * makes, and a CA-signed tls.* deployment all pass every check, the real
+ * handshake included; and the output contract (--json, --help, exit codes).
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { goHandshake } from "./helpers/go-peer.js";
+import { ROOT, ok, scratch, skycert } from "./helpers/run.js";
+import { caDeployment, checks, failedIds, initPair, recipePair, validate } from "./helpers/validate-fixtures.js";
+
+const ALL_IDS = [
+  "config",
+  "file-readable",
+  "pem-parse",
+  "key-match",
+  "key-strength",
+  "signature-algorithm",
+  "validity",
+  "serial",
+  "basic-constraints",
+  "key-usage",
+  "extended-key-usage",
+  "san-present",
+  "san-coverage",
+  "trust",
+  "file-mode",
+  "handshake",
+];
+
+describe("validate passes good deployments", () => {
+  it("in the folder where init analyzer and init agent just ran: exit 0, every check id shown and passing", () => {
+    const dir = scratch();
+    ok(skycert(["init", "analyzer"], { cwd: dir }));
+    ok(skycert(["init", "agent", "--san", "192.168.1.1"], { cwd: dir }));
+
+    const human = skycert(["validate"], { cwd: dir });
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toBe("");
+    for (const id of ALL_IDS) expect(human.stdout).toMatch(new RegExp(`^  PASS\\s+${id}\\s`, "m"));
+    expect(human.stdout).not.toMatch(/^  (FAIL|WARN|skip)\s/m);
+    expect(human.stdout).toMatch(/^OK: \d+ passed, 0 warnings, 0 failed, 0 skipped\. Skydive will connect\.$/m);
+    expect(human.stdout).not.toMatch(/\x1b\[/); // NO_COLOR is set by the helper
+
+    const run = validate([], { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(run.json.ok).toBe(true);
+    expect([...new Set(run.json.checks.map((c) => c.id))].sort()).toEqual([...ALL_IDS].sort());
+    expect(run.json.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    expect(checks(run, "handshake")[0]!.message).toMatch(/TLSv1\.[23]/);
+    // No analyzers: entries: the default analyzer address is what is checked, and said so.
+    expect(checks(run, "san-coverage")[0]).toMatchObject({ host: "127.0.0.1", status: "pass" });
+  });
+
+  it("the seed's OpenSSL recipe passes with exit 0, handshake included, and Go's TLS agrees", () => {
+    const pair = recipePair(scratch());
+    const run = validate(["--host", "192.168.1.1", "--host", "analyzer.domain.com"], { cwd: pair.dir });
+    expect(failedIds(run)).toEqual([]);
+    expect(run.json.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    expect(checks(run, "handshake").map((c) => c.host)).toEqual(["192.168.1.1", "analyzer.domain.com"]);
+    expect(checks(run, "serial").every((c) => /20 octets|1\d octets/.test(c.message))).toBe(true);
+    const go = goHandshake({
+      serverCert: pair.analyzer.crt,
+      serverKey: pair.analyzer.key,
+      clientCa: pair.agent.crt,
+      clientCert: pair.agent.crt,
+      clientKey: pair.agent.key,
+      rootCa: pair.analyzer.crt,
+      dial: "192.168.1.1",
+    });
+    expect(go.ok, go.error).toBe(true);
+  });
+
+  it("a CA-signed tls.* deployment passes, with relative paths resolved against the config's folder", () => {
+    const ca = caDeployment(join(scratch(), "etc"));
+    const elsewhere = scratch();
+    const run = validate(["--config", ca.config], { cwd: elsewhere });
+    expect(failedIds(run)).toEqual([]);
+    expect(run.json.schema).toBe("tls");
+    expect(run.json.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    expect(checks(run, "trust").map((c) => c.message)).toEqual([
+      expect.stringMatching(/server\.crt verifies against the agents' trust pool \(tls\.ca_cert = .*ca\.crt\) for serverAuth: skydive-server <- skydive-ca$/),
+      expect.stringMatching(/client\.crt verifies against the analyzer's trust pool .* for clientAuth: skydive-client <- skydive-ca$/),
+    ]);
+    expect(checks(run, "san-coverage")).toEqual([expect.objectContaining({ status: "pass", host: "10.0.0.4" })]);
+    // The CA is a trust anchor: its constraints are checked as such.
+    expect(checks(run, "basic-constraints", "CA cert")[0]!.message).toMatch(/CA:TRUE, pathlen 0 \(used as a trust anchor by tls\.ca_cert\)/);
+  });
+
+  it("explicit file flags validate files that no config names yet", () => {
+    const pair = initPair(scratch());
+    const empty = scratch();
+    const run = validate(
+      ["--analyzer-cert", pair.analyzer.crt, "--analyzer-key", pair.analyzer.key, "--agent-cert", pair.agent.crt, "--agent-key", pair.agent.key, "--host", "localhost"],
+      { cwd: empty },
+    );
+    expect(failedIds(run)).toEqual([]);
+    expect(checks(run, "config")[0]).toMatchObject({ status: "pass", subject: "flags" });
+    expect(checks(run, "config")[0]!.message).toContain("--analyzer-cert = ");
+    expect(checks(run, "handshake")[0]).toMatchObject({ status: "pass", host: "localhost" });
+  });
+});
+
+describe("validate's output contract", () => {
+  it("--json prints exactly the result object; a failure adds one line on stderr and exits 1", () => {
+    const pair = initPair(scratch());
+    const r = skycert(["validate", "--json", "--host", "10.9.9.9"], { cwd: pair.dir });
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.stdout);
+    expect(Object.keys(json).slice(0, 2)).toEqual(["ok", "checks"]);
+    expect(json.ok).toBe(false);
+    for (const c of json.checks) {
+      expect(ALL_IDS).toContain(c.id);
+      expect(["pass", "warn", "fail", "skip"]).toContain(c.status);
+      expect(typeof c.subject).toBe("string");
+      expect(typeof c.message).toBe("string");
+      if (c.status === "fail" || c.status === "warn") expect(c.remedy).toMatch(/\S/);
+    }
+    expect(r.stderr).toBe("skycert: error: 2 checks failed (san-coverage, handshake)\n");
+  });
+
+  it("the human view lists each remedy under 'To fix:' and ends with the verdict", () => {
+    const pair = initPair(scratch());
+    const r = skycert(["validate", "--host", "10.0.0.4"], { cwd: pair.dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^  FAIL\s+san-coverage\s+analyzer cert for 10\.0\.0\.4\s+analyzer\/analyzer\.domain\.com\.crt does not cover 10\.0\.0\.4 \(--host\)/m);
+    expect(r.stdout).toContain("To fix:\n  FAIL san-coverage (analyzer cert for 10.0.0.4): skycert init analyzer --san 10.0.0.4 --force\n");
+    expect(r.stdout).toMatch(/NOT OK: \d+ passed, 0 warnings, 2 failed, 0 skipped\. Fix the failures before rollout\.\n$/);
+  });
+
+  it("colours follow FORCE_COLOR and NO_COLOR", () => {
+    const pair = initPair(scratch());
+    const coloured = skycert(["validate"], { cwd: pair.dir, env: { NO_COLOR: "", FORCE_COLOR: "1" } });
+    expect(coloured.code).toBe(0);
+    expect(coloured.stdout).toMatch(/\x1b\[32mPASS/);
+    const plain = skycert(["validate"], { cwd: pair.dir, env: { NO_COLOR: "1", FORCE_COLOR: "1" } });
+    expect(plain.stdout).not.toMatch(/\x1b\[/);
+  });
+
+  it("--help shows the flags, examples and exit codes", () => {
+    const r = skycert(["validate", "--help"]);
+    expect(r.code).toBe(0);
+    for (const flag of ["--config", "--analyzer-cert", "--analyzer-key", "--agent-cert", "--agent-key", "--ca-cert", "--host", "--role", "--warn-days", "--json", "--debug"]) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stdout).toContain("Examples:\n  skycert validate");
+    expect(r.stdout).toMatch(/Exit codes:\n  0 .*\n  1 .*check failed\n  2 .*usage/);
+    expect(skycert(["--help"]).stdout).toMatch(/validate \[options\]\s+check that Skydive's analyzer and agents will\s+connect/);
+  });
+
+  it("start-up stays light: the bundle loads @peculiar/x509 only when validate runs", () => {
+    // Follow dist/cli.js's static imports; the parser must only be reachable through import().
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(join(ROOT, "dist", file), "utf8");
+      for (const m of text.matchAll(/(?:^|[;\n}])\s*import\s*(?:[\w*{}\s,$]+from\s*)?["']\.\/([^"']+)["']/g)) visit(m[1]!);
+    };
+    visit("cli.js");
+    const eager = [...seen].map((f) => readFileSync(join(ROOT, "dist", f), "utf8")).join("\n");
+    expect(seen.size).toBeGreaterThan(1);
+    const marker = /Reflect\.defineMetadata/;
+    // The parser (and reflect-metadata) is in the bundle, in a lazily loaded chunk only.
+    expect(readdirSync(join(ROOT, "dist")).filter((f) => marker.test(readFileSync(join(ROOT, "dist", f), "utf8"))).length).toBeGreaterThan(0);
+    expect(eager).not.toMatch(marker);
+    expect(skycert(["--version"]).code).toBe(0);
+  });
+});
