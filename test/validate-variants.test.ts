@@ -159,7 +159,18 @@ describe("pem-parse: what Go's parser refuses", () => {
     const run = validate([], { cwd: dir });
     expect(one(run, "pem-parse", "analyzer cert").message).toContain("is refused by Go's parser: x509: subject key identifier incorrectly marked critical");
     expect(one(run, "pem-parse", "agent cert").message).toContain("is refused by Go's parser: x509: certificate contains duplicate extensions (basicConstraints)");
+    expect(one(run, "pem-parse", "agent cert").remedy).toBe("re-issue dup.crt with each extension once");
     expect(failedIds(run)).toContain("pem-parse");
+  });
+
+  it("fails an IP subjectAltName that is not 4 or 16 octets", () => {
+    const dir = scratch();
+    const cnf = cnfWith(dir, section("v3_badip", { subjectAltName: "subjectAltName = DER:30:0d:82:04:68:6f:73:74:87:05:0a:00:00:04:01" }));
+    recipePair(dir, { cnf, extensions: "v3_badip" }, {});
+    const run = validate([], { cwd: dir });
+    const c = one(run, "pem-parse", "analyzer cert");
+    expect(c.message).toContain("is refused by Go's parser: x509: cannot parse IP address: an IP subjectAltName is not 4 or 16 octets");
+    expect(one(run, "key-match", "analyzer key").message).toBe("not checked: analyzer/analyzer.domain.com.crt could not be parsed (see pem-parse)");
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import "reflect-metadata";
 import { createHash, createPublicKey } from "node:crypto";
+import { isIP } from "node:net";
 import {
   AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
@@ -71,6 +72,8 @@ export interface CertInfo {
   subjectAltNames: San[];
   /** SAN entries of other types (dirName, otherName...), as text. */
   otherNames: string[];
+  /** IP SANs that are not 4 or 16 octets (which Go refuses to parse), as the parser renders them. */
+  invalidIpSans?: string[];
   subjectKeyIdentifier: string | undefined;
   authorityKeyIdentifier: string | undefined;
   /** SHA-256 of the DER, colon-separated upper-case hex (as openssl -fingerprint -sha256). */
@@ -136,7 +139,7 @@ function publicKeyInfo(spki: ArrayBuffer): PublicKeyInfo {
 
 function describeExtensions(list: Extension[]): Pick<
   CertInfo,
-  "extensions" | "basicConstraints" | "keyUsage" | "extendedKeyUsage" | "subjectAltNames" | "otherNames" | "subjectKeyIdentifier" | "authorityKeyIdentifier"
+  "extensions" | "basicConstraints" | "keyUsage" | "extendedKeyUsage" | "subjectAltNames" | "otherNames" | "invalidIpSans" | "subjectKeyIdentifier" | "authorityKeyIdentifier"
 > {
   const out: ReturnType<typeof describeExtensions> = {
     extensions: list.map((e) => ({ oid: e.type, name: EXTENSION_NAMES[e.type] ?? e.type, critical: e.critical })),
@@ -158,7 +161,11 @@ function describeExtensions(list: Extension[]): Pick<
     } else if (e instanceof SubjectAlternativeNameExtension) {
       for (const n of e.names.items) {
         if (n.type === "dns") out.subjectAltNames.push({ type: "DNS", value: n.value.toLowerCase() });
-        else if (n.type === "ip") out.subjectAltNames.push({ type: "IP", value: bytesToIp(ipToBytes(n.value)) });
+        else if (n.type === "ip") {
+          // The parser turns 8 or 32 octets into CIDR text and other lengths into hex; Go refuses both.
+          if (isIP(n.value) === 0) (out.invalidIpSans ??= []).push(n.value);
+          else out.subjectAltNames.push({ type: "IP", value: bytesToIp(ipToBytes(n.value)) });
+        }
         else if (n.type === "email") out.subjectAltNames.push({ type: "email", value: n.value });
         else if (n.type === "url") out.subjectAltNames.push({ type: "URI", value: n.value });
         else out.otherNames.push(`${n.type}:${n.value}`);

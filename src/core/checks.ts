@@ -186,7 +186,7 @@ export function checkReadable(f: FileInput): Check {
     f.read.problem === "missing" || f.read.problem === "directory"
       ? `set ${f.setting} to the ${f.label.replace(/^CA cert$/, "CA certificate")} file, or make it with skycert init`
       : f.read.problem === "unreadable"
-        ? `make ${f.shown} readable by the user that runs Skydive`
+        ? `run skycert validate as the user that runs Skydive (or root), or make ${f.shown} readable by that user`
         : `replace ${f.shown} with the PEM ${f.item.endsWith("Key") ? "private key" : "certificate"} it should hold`;
   return check("file-readable", "fail", f.label, `${f.shown} (${f.setting}) ${PROBLEM_TEXT[f.read.problem]}${f.read.detail ? ` (${f.read.detail})` : ""}`, { ...extra, remedy });
 }
@@ -236,17 +236,20 @@ function pemProblem(problem: ReturnType<typeof parsePem>["problem"]): string | u
   }
 }
 
-/** Go's parser refuses these even where the parser behind CertInfo accepts them. */
-function goParseProblem(c: CertInfo): string | undefined {
+/** Go's parser refuses these even where the parser behind CertInfo accepts them: what it says, and the fix. */
+function goParseProblem(c: CertInfo): [problem: string, fix: string] | undefined {
   const seen = new Set<string>();
   for (const e of c.extensions) {
-    if (seen.has(e.oid)) return `x509: certificate contains duplicate extensions (${e.name})`;
+    if (seen.has(e.oid)) return [`x509: certificate contains duplicate extensions (${e.name})`, "with each extension once"];
     seen.add(e.oid);
   }
   const skid = c.extensions.find((e) => e.name === "subjectKeyIdentifier");
-  if (skid?.critical) return "x509: subject key identifier incorrectly marked critical";
+  if (skid?.critical) return ["x509: subject key identifier incorrectly marked critical", "with subjectKeyIdentifier not critical"];
   const akid = c.extensions.find((e) => e.name === "authorityKeyIdentifier");
-  if (akid?.critical) return "x509: authority key identifier incorrectly marked critical";
+  if (akid?.critical) return ["x509: authority key identifier incorrectly marked critical", "with authorityKeyIdentifier not critical"];
+  if (c.invalidIpSans?.length) {
+    return [`x509: cannot parse IP address: an IP subjectAltName is not 4 or 16 octets (${c.invalidIpSans.join(", ")})`, "with IP subjectAltNames that are IPv4 or IPv6 addresses"];
+  }
   return undefined;
 }
 
@@ -280,7 +283,7 @@ export function parseCertFile(f: FileInput): { check: Check; parsed?: ParsedCert
       return fail(`certificate ${i + 1} (line ${b.line}) ${(err as Error).message.split("\n")[0]}`, replace);
     }
     const goProblem = goParseProblem(c);
-    if (goProblem) return fail(`certificate ${i + 1} (line ${b.line}) is refused by Go's parser: ${goProblem}`, reissueText(f, "with each extension once, and subject/authority key identifiers not critical"));
+    if (goProblem) return fail(`certificate ${i + 1} (line ${b.line}) is refused by Go's parser: ${goProblem[0]}`, reissueText(f, goProblem[1]));
     certs.push(c);
   }
   const parsed = { input: f, certs, pem: certBlocks.map((b) => toPem("CERTIFICATE", b.der)) };
@@ -422,8 +425,8 @@ export function checkSignatureAlgorithm(use: CertUse, ctx: RemedyContext): Check
   const extra = { file: use.file.input.path };
   const shown = use.file.input.shown;
   if (s.hash && WEAK_HASHES.has(s.hash)) {
-    if (!use.leaf && use.anchor && isSelfSigned(use.cert)) {
-      return check("signature-algorithm", "pass", use.label, `${shown}: ${s.name} self-signature of a trust anchor, which Go never checks`, extra);
+    if (!use.leaf && use.anchor) {
+      return check("signature-algorithm", "pass", use.label, `${shown}: ${s.name} ${isSelfSigned(use.cert) ? "self-signature" : "signature"} of a trust anchor, which Go never checks`, extra);
     }
     const why = use.leaf && use.anchor
       ? "Go accepts it here only because legacy cross validation makes this certificate its own trust anchor; every other verifier (a CA chain, openssl verify, browsers) rejects it"

@@ -214,7 +214,7 @@ export async function validatePair(pair: PairInput): Promise<Check[]> {
     const input = inputs[item];
     if (!input) return `${labelOf(item)} is not part of this check${pair.role ? ` (--role ${pair.role})` : ""}`;
     if (!input.read.ok && input.read.problem === "missing" && input.optional) return `${input.shown} is not on this host`;
-    return `${input.shown} could not be read (see ${input.read.ok ? "pem-parse" : "file-readable"})`;
+    return input.read.ok ? `${input.shown} could not be parsed (see pem-parse)` : `${input.shown} could not be read (see file-readable)`;
   };
   if (!certs.analyzerCert && !(inputs.analyzerCert?.optional && !inputs.analyzerCert.read.ok)) {
     for (const host of pair.hosts) checks.push(skip("san-coverage", `analyzer cert for ${host.name}`, `not checked: ${why("analyzerCert")}`, { host: host.name }));
