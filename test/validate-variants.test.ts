@@ -110,6 +110,7 @@ describe("validity", () => {
     const run = validate([], { cwd: pair.dir });
     expect(one(run, "validity", "agent cert").message).toMatch(/not valid until .* \((10|11) days from now; check this host's clock\)/);
     expect(one(run, "validity", "agent cert").status).toBe("fail");
+    expect(one(run, "trust", "agent cert").message).toMatch(/x509: certificate "skydive-agent" is not valid before /);
   });
 
   it("warns within --warn-days (exit 0), and not below it", () => {
@@ -332,6 +333,10 @@ describe("file-mode", () => {
       remedy: "chmod 400 analyzer/analyzer.domain.com.key",
     });
     expect(one(run, "file-mode", "agent cert")).toMatchObject({ status: "warn", remedy: "chmod 444 agent/agent.domain.com.crt" });
+    chmodSync(pair.analyzer.key, 0o640);
+    expect(one(validate([], { cwd: pair.dir }), "file-mode", "analyzer key").message).toBe("analyzer/analyzer.domain.com.key: private key is mode 0640, readable by group");
+    chmodSync(pair.analyzer.key, 0o602);
+    expect(one(validate([], { cwd: pair.dir }), "file-mode", "analyzer key").message).toBe("analyzer/analyzer.domain.com.key: private key is mode 0602, writable by others");
     chmodSync(pair.analyzer.key, 0o600);
     chmodSync(pair.agent.crt, 0o444);
     const fixed = validate([], { cwd: pair.dir });
