@@ -10,6 +10,8 @@ import { goHandshake } from "./helpers/go-peer.js";
 import { ROOT, ok, scratch, skycert } from "./helpers/run.js";
 import { caDeployment, checks, failedIds, initPair, recipePair, validate } from "./helpers/validate-fixtures.js";
 
+const recipePairWithBits = (dir: string) => recipePair(dir, { bits: 1024 });
+
 const ALL_IDS = [
   "config",
   "file-readable",
@@ -127,6 +129,19 @@ describe("validate's output contract", () => {
     expect(r.stdout).toMatch(/^  FAIL\s+san-coverage\s+analyzer cert for 10\.0\.0\.4\s+analyzer\/analyzer\.domain\.com\.crt does not cover 10\.0\.0\.4 \(--host\)/m);
     expect(r.stdout).toContain("To fix:\n  FAIL san-coverage (analyzer cert for 10.0.0.4): skycert init analyzer --san 10.0.0.4 --force\n");
     expect(r.stdout).toMatch(/NOT OK: \d+ passed, 0 warnings, 2 failed, 0 skipped\. Fix the failures before rollout\.\n$/);
+  });
+
+  it("one init command per certificate fixes all of its problems, every missing SAN included", () => {
+    const dir = scratch();
+    recipePairWithBits(dir);
+    const r = skycert(["validate", "--host", "10.0.0.4", "--host", "10.0.0.5"], { cwd: dir });
+    expect(r.code).toBe(1);
+    const fixes = r.stdout.slice(r.stdout.indexOf("To fix:\n")).split("\n").slice(1).filter((l) => l.startsWith("  "));
+    expect(fixes).toEqual([
+      "  FAIL key-strength, san-coverage (analyzer cert, analyzer cert for 10.0.0.4, analyzer cert for 10.0.0.5): skycert init analyzer --san 10.0.0.4,10.0.0.5 --force",
+      "  FAIL key-strength (agent cert): skycert init agent --force",
+      "  FAIL handshake (agent -> analyzer 10.0.0.4, agent -> analyzer 10.0.0.5): fix the other failed checks; the handshake shows their effect with a real TLS stack",
+    ]);
   });
 
   it("colours follow FORCE_COLOR and NO_COLOR", () => {

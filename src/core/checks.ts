@@ -750,7 +750,9 @@ export function checkTrust(side: TrustSide, now: Date, ctx: RemedyContext): Chec
   const leaf = side.presented.certs[0]!;
   const remedy =
     ctx.schema === "legacy"
-      ? `fix the failing checks of ${side.presented.input.shown}; with legacy cross validation ${side.poolSetting} must name this very certificate`
+      ? isSelfSigned(leaf)
+        ? initCommand(ctx, side.role, side.presented.input.path)
+        : `re-issue ${side.presented.input.shown} from its CA valid now and with ${usage}`
       : isSelfSigned(leaf) && side.pool.every((p) => !p.certs.some((c) => sameDer(c, leaf)))
         ? `issue ${side.presented.input.shown} from the CA in ${side.poolSetting} (${poolShown}), or add this certificate to it`
         : `re-issue ${side.presented.input.shown} from the CA in ${poolShown} with ${usage}, or set ${side.poolSetting} to the CA that signed it`;

@@ -37,6 +37,7 @@ import {
   checkSignatureAlgorithm,
   checkTrust,
   checkValidity,
+  initCommand,
   parseCertFile,
   parseKeyFile,
   planDeployment,
@@ -239,7 +240,25 @@ export async function validatePair(pair: PairInput): Promise<Check[]> {
     else checks.push(skip("trust", `${role} cert`, `not checked: ${presented ? pool.why : why(`${role}Cert`)}`));
   }
 
-  checks.push(...(await handshakes(pair, certs, keys, pools)));
+  checks.push(...(await handshakes(pair, certs, keys, pools, checks.some((c) => c.status === "fail"))));
+  return mergeInitRemedies(checks, certs, ctx);
+}
+
+/**
+ * One `skycert init <role> ... --force` per role fixes everything wrong with its
+ * self-signed certificate: give every check the same command, with all the SANs
+ * the hosts need, so the human view shows it once.
+ */
+function mergeInitRemedies(checks: Check[], certs: Partial<Record<ItemName, ParsedCertFile>>, ctx: RemedyContext): Check[] {
+  for (const role of ["analyzer", "agent"] as const) {
+    const file = certs[`${role}Cert`];
+    if (!file) continue;
+    const base = initCommand(ctx, role, file.input.path);
+    const sans = checks.filter((c) => c.id === "san-coverage" && c.status === "fail" && c.host && c.remedy?.startsWith(`skycert init ${role} `)).map((c) => c.host!);
+    const merged = initCommand(ctx, role, file.input.path, [...new Set(sans)]);
+    const sanRemedies = new Set(sans.map((h) => initCommand(ctx, role, file.input.path, [h])));
+    for (const c of checks) if (c.remedy === base || (c.remedy && sanRemedies.has(c.remedy))) c.remedy = merged;
+  }
   return checks;
 }
 
@@ -272,6 +291,7 @@ async function handshakes(
   certs: Partial<Record<ItemName, ParsedCertFile>>,
   keys: Partial<Record<ItemName, ParsedKeyFile>>,
   pools: Record<Role, Pool>,
+  otherFailures: boolean,
 ): Promise<Check[]> {
   const subject = (host: Host) => `agent -> analyzer ${host.name}`;
   const missing: string[] = [];
@@ -305,7 +325,9 @@ async function handshakes(
         status: "fail",
         subject: subject(host),
         message: `mutual TLS with Skydive's settings, dialing ${host.name}, failed: ${/rejected the/.test(r.error) ? r.error : `${r.side} side: ${r.error}`}`,
-        remedy: "fix the other failed checks; the handshake shows their effect with a real TLS stack",
+        remedy: otherFailures
+          ? "fix the other failed checks; the handshake shows their effect with a real TLS stack"
+          : "no other check explains it: re-make both pairs (skycert init analyzer agent --force) and compare, or reproduce it with openssl s_server/s_client on these files",
         host: host.name,
       });
     }

@@ -1,4 +1,4 @@
-import type { Check, Status } from "../core/checks.js";
+import type { Status } from "../core/checks.js";
 import type { ValidateResult } from "../ops/validate.js";
 import type { Block, Cell, Tone } from "../render.js";
 
@@ -12,16 +12,22 @@ export function validateView(r: ValidateResult): Block[] {
   blocks.push({ kind: "heading", text: `Skydive TLS (${r.schema === "legacy" ? "legacy cross validation" : "tls.* with a CA"}), ${what}${r.config ? `, ${r.config}` : ""}` });
   const rows: Cell[][] = r.checks.map((c) => [{ text: WORD[c.status], tone: TONE[c.status] }, c.id, c.subject, c.message]);
   blocks.push({ kind: "table", head: ["status", "check", "subject", "detail"], rows });
-  const fixes = r.checks.filter((c): c is Check & { remedy: string } => (c.status === "fail" || c.status === "warn") && Boolean(c.remedy));
-  if (fixes.length) {
+  // One line per distinct remedy, failures first, naming the checks it fixes.
+  const fixes = new Map<string, { fail: boolean; ids: Set<string>; subjects: Set<string> }>();
+  for (const c of r.checks) {
+    if ((c.status !== "fail" && c.status !== "warn") || !c.remedy) continue;
+    const fix = fixes.get(c.remedy) ?? { fail: false, ids: new Set<string>(), subjects: new Set<string>() };
+    fix.fail ||= c.status === "fail";
+    fix.ids.add(c.id);
+    fix.subjects.add(c.subject);
+    fixes.set(c.remedy, fix);
+  }
+  if (fixes.size) {
     blocks.push({ kind: "blank" });
     blocks.push({ kind: "heading", text: "To fix:" });
-    const seen = new Set<string>();
-    for (const c of fixes) {
-      const key = `${c.id}\u0000${c.remedy}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      blocks.push({ kind: "line", text: `  ${c.status === "fail" ? "FAIL" : "WARN"} ${c.id} (${c.subject}): ${c.remedy}`, tone: c.status === "fail" ? "fail" : "warn" });
+    const ordered = [...fixes].sort(([, a], [, b]) => Number(b.fail) - Number(a.fail));
+    for (const [remedy, fix] of ordered) {
+      blocks.push({ kind: "line", text: `  ${fix.fail ? "FAIL" : "WARN"} ${[...fix.ids].join(", ")} (${[...fix.subjects].join(", ")}): ${remedy}`, tone: fix.fail ? "fail" : "warn" });
     }
   }
   blocks.push({ kind: "blank" });
