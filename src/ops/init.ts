@@ -2,22 +2,30 @@
  * `skycert init analyzer|agent`: the seed's OpenSSL recipe (genrsa, chmod 400,
  * req, x509 -extensions v3_req, chmod 444) plus the Skydive config stanza, for
  * one or several roles at once, with nothing half-made on failure.
+ *
+ * With `--ca DIR` the certificates are leaves signed by skycert's CA (ops/ca.ts)
+ * and the stanza uses the modern `tls.*` schema unless `--schema legacy`.
  */
 import { type KeyObject, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Cnf } from "../core/cnf.js";
-import { failure } from "../core/errors.js";
+import { failure, usageError } from "../core/errors.js";
+import type { ExtensionSpec } from "../core/extensions.js";
+import { groupAddresses, parseInventory } from "../core/inventory.js";
 import { makeCertificate, makeRequest, randomSerial } from "../core/issue.js";
 import { privateKeyPem } from "../core/keys.js";
 import { toPem } from "../core/pem.js";
 import { type RolePlan, planRole } from "../core/profile.js";
-import { type San, formatSan } from "../core/san.js";
-import { type Role, type Schema, type Settings, roleSettings } from "../core/stanza.js";
+import { type San, formatSan, sanFromAddress } from "../core/san.js";
+import { LEGACY_KEYS, type Role, type Schema, type Settings, TLS_KEYS, roleSettings } from "../core/stanza.js";
 import { loadCnf } from "../io/cnf-file.js";
-import { CERT_MODE, KEY_MODE, existing, recover, withLock, writeSet } from "../io/files.js";
+import { CERT_MODE, KEY_MODE, existing, readInput, recover, withLock, writeSet } from "../io/files.js";
+import type { PassphraseSource } from "../io/passphrase.js";
+import { parseYamlDocument } from "../core/yaml-edit.js";
 import { updateConfigFile } from "../io/skydive-config.js";
 import { BUNDLED_CNF } from "../paths.js";
+import { type CaSummary, type LoadedCa, caSummary, loadCa } from "./ca.js";
 
 
 export interface InitOptions {
@@ -34,6 +42,13 @@ export interface InitOptions {
   stem?: string;
   force: boolean;
   dryRun: boolean;
+  /** `--ca DIR`: sign with skycert's CA (see ops/ca.ts for what DIR may be). */
+  ca?: string;
+  /** `--schema`; default `tls` with --ca, `legacy` without. */
+  schema?: Schema;
+  /** `--inventory FILE` with `init analyzer`: the analyzers group's addresses become SANs. */
+  inventory?: string;
+  passphrase?: PassphraseSource;
 }
 
 export interface FileResult {
@@ -54,6 +69,8 @@ export interface RoleResult {
   notBefore?: string;
   notAfter?: string;
   fingerprint?: string;
+  /** Issuer: the subject itself when self-signed, the CA's subject otherwise. */
+  issuer?: string;
   files: FileResult[];
 }
 
@@ -61,8 +78,14 @@ export interface InitResult {
   ok: true;
   dryRun: boolean;
   cnf: { path: string; source: "flag" | "working directory" | "bundled template" };
+  schema?: Schema;
+  /** The signing CA, in CA mode. */
+  ca?: CaSummary;
+  /** Addresses taken from the inventory's analyzers group. */
+  inventory?: { path: string; group: string; addresses: string[] };
   roles: RoleResult[];
   config: { path: string; changed: boolean; settings: Settings };
+  warnings?: string[];
 }
 
 /** --cnf, else ./skydive-openssl.cnf, else the seed's file bundled in templates/. */
@@ -86,13 +109,38 @@ export async function initRoles(opts: InitOptions, keys?: Promise<KeyObject>[]):
   const cnf: Cnf = loadCnf(cnfChoice.path, opts.cnf ? "--cnf" : "cnf");
   const out = resolve(opts.cwd, opts.out);
   const configPath = resolve(opts.cwd, opts.config ?? join(opts.out, "skydive.yml"));
-  const schema: Schema = "legacy";
+  const schema: Schema = opts.schema ?? (opts.ca ? "tls" : "legacy");
+  if (schema === "tls" && !opts.ca) {
+    throw usageError("--schema tls needs --ca DIR: tls.ca_cert names the one CA that both sides trust", "make a CA with skycert init ca, then pass --ca DIR (or use --schema legacy)");
+  }
 
-  const plans = opts.roles.map((role) =>
-    planRole(cnf, { role, cn: opts.cn, extraSans: opts.sans, extensionsSection: opts.extensions, stem: opts.stem, caSigned: false }),
-  );
+  let extraSans = opts.sans;
+  let inventory: InitResult["inventory"];
+  if (opts.inventory) {
+    const path = resolve(opts.cwd, opts.inventory);
+    const inv = parseInventory(readInput(path, "--inventory").text, path);
+    const hosts = groupAddresses(inv, "analyzers");
+    const sans: San[] = hosts.map((h) => {
+      const { san, problem } = sanFromAddress(h.address);
+      if (!san) throw usageError(`${h.where.file}:${h.where.line}: analyzer ${h.host}: address "${h.address}" ${problem}`);
+      return san;
+    });
+    extraSans = [...opts.sans, ...sans];
+    inventory = { path, group: "analyzers", addresses: hosts.map((h) => h.address) };
+  }
+
+  // The CA is checked (and its key decrypted) before any key is awaited or file written.
+  const ca: LoadedCa | undefined = opts.ca ? await loadCa(opts.ca, opts.cwd, { needKey: !opts.dryRun, passphrase: opts.passphrase }) : undefined;
+
+  const plans = opts.roles.map((role) => {
+    const plan = planRole(cnf, { role, cn: opts.cn, extraSans, extensionsSection: opts.extensions, stem: opts.stem, caSigned: Boolean(ca) });
+    return ca ? { ...plan, requestExtensions: leafRequest(plan.certificateExtensions) } : plan;
+  });
   const paths = plans.map((p) => rolePaths(out, p));
-  const settings: Settings = Object.assign({}, ...plans.map((p, i) => roleSettings(p.role, schema, { cert: paths[i]!.crt, key: paths[i]!.key })));
+  const settings: Settings = Object.assign(
+    {},
+    ...plans.map((p, i) => roleSettings(p.role, schema, { cert: paths[i]!.crt, key: paths[i]!.key, ca: ca?.certPath })),
+  );
 
   if (!opts.force) {
     const clash = existing(paths.flatMap((p) => [p.key, p.csr, p.crt]));
@@ -107,14 +155,21 @@ export async function initRoles(opts: InitOptions, keys?: Promise<KeyObject>[]):
     sans: plan.sans.map(formatSan),
     keyBits: opts.bits,
     days: opts.days,
+    issuer: ca ? ca.info.subject : `CN=${plan.cn}`,
     files: [
       { path: paths[i]!.key, kind: "key", mode: octal(KEY_MODE) },
       { path: paths[i]!.csr, kind: "csr", mode: octal(CERT_MODE) },
       { path: paths[i]!.crt, kind: "crt", mode: octal(CERT_MODE) },
     ],
   }));
+  const warnings = schemaWarnings(configPath, schema, plans.map((p) => p.role));
+  const notAfterPlanned = new Date(Date.now() + opts.days * 86_400_000);
+  if (ca?.info.notAfter && notAfterPlanned > ca.info.notAfter) {
+    warnings.push(`the certificates outlive their CA, which expires on ${ca.info.notAfter.toISOString()}: Go rejects them from then on`);
+  }
+  const common = { cnf: cnfChoice, schema, ...(ca ? { ca: caSummary(ca) } : {}), ...(inventory ? { inventory } : {}), ...(warnings.length ? { warnings } : {}) };
   if (opts.dryRun) {
-    return { ok: true, dryRun: true, cnf: cnfChoice, roles: results, config: { path: configPath, changed: false, settings } };
+    return { ok: true, dryRun: true, ...common, roles: results, config: { path: configPath, changed: false, settings } };
   }
 
   const privateKeys = await Promise.all(keys ?? []);
@@ -128,11 +183,13 @@ export async function initRoles(opts: InitOptions, keys?: Promise<KeyObject>[]):
     const crt = makeCertificate({
       subject: plan.subject,
       subjectKey: key,
-      selfKey: key,
       extensions: plan.certificateExtensions,
       serial: randomSerial(),
       notBefore,
       notAfter,
+      ...(ca
+        ? { issuer: { name: ca.subjectDer, serial: ca.serial, keyIdentifier: ca.keyIdentifier, privateKey: ca.privateKey! } }
+        : { selfKey: key }),
     });
     const x509 = new X509Certificate(crt);
     Object.assign(results[i]!, {
@@ -153,5 +210,41 @@ export async function initRoles(opts: InitOptions, keys?: Promise<KeyObject>[]):
     for (let i = 0; i < plans.length; i++) await writeSet(join(out, plans[i]!.role), sets[i]!, { force: opts.force });
     return updateConfigFile(configPath, settings, opts.force);
   });
-  return { ok: true, dryRun: false, cnf: cnfChoice, roles: results, config: { path: configPath, changed, settings } };
+  return { ok: true, dryRun: false, ...common, roles: results, config: { path: configPath, changed, settings } };
+}
+
+/**
+ * Under a CA the request asks for what the leaf gets (CA:FALSE, its key usages),
+ * not the cnf's self-signed profile; key identifiers belong to the certificate.
+ */
+export function leafRequest(certificate: readonly ExtensionSpec[]): ExtensionSpec[] {
+  return certificate.filter((e) => e.kind !== "subjectKeyIdentifier" && e.kind !== "authorityKeyIdentifier");
+}
+
+/** Keys of the other schema that the config already sets for these roles: Skydive would read both. */
+function schemaWarnings(configPath: string, schema: Schema, roles: Role[]): string[] {
+  if (!existsSync(configPath)) return [];
+  let text: string;
+  try {
+    text = readInput(configPath, "config").text;
+  } catch {
+    return [];
+  }
+  const other = roles.flatMap((r) => (schema === "tls" ? [LEGACY_KEYS[r].cert, LEGACY_KEYS[r].key] : [TLS_KEYS[r].cert, TLS_KEYS[r].key]));
+  let data: unknown;
+  try {
+    data = parseYamlDocument(text, configPath).toJS();
+  } catch {
+    return [];
+  }
+  const get = (obj: unknown, key: string): unknown => {
+    if (!obj || typeof obj !== "object") return undefined;
+    const k = Object.keys(obj).find((n) => n.toLowerCase() === key.toLowerCase());
+    return k === undefined ? undefined : (obj as Record<string, unknown>)[k];
+  };
+  const found = other.filter((k) => {
+    const v = k.split(".").reduce<unknown>(get, data);
+    return v !== undefined && v !== null && v !== "";
+  });
+  return found.length ? [`${configPath} still sets ${found.join(", ")} (the ${schema === "tls" ? "legacy" : "tls"} schema): remove them so Skydive reads one schema`] : [];
 }

@@ -1,0 +1,27 @@
+/**
+ * A one-line progress bar on a terminal's stderr, redrawn in place; callers
+ * create it only when stderr is a TTY and --json is off, so pipes and JSON
+ * output never see it.
+ */
+export interface Progress {
+  update(done: number, total: number, label: string): void;
+  end(): void;
+}
+
+export function progressBar(stream: NodeJS.WriteStream, what: string): Progress {
+  let last = "";
+  return {
+    update(done, total, label) {
+      const width = Math.max(10, Math.min(40, (stream.columns ?? 80) - 40));
+      const filled = total === 0 ? width : Math.round((done / total) * width);
+      const line = `${what} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${label}`.slice(0, (stream.columns ?? 80) - 1);
+      if (line === last) return;
+      last = line;
+      stream.write(`\r\x1b[2K${line}`);
+    },
+    end() {
+      if (last) stream.write("\r\x1b[2K");
+      last = "";
+    },
+  };
+}
