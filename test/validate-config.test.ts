@@ -43,7 +43,7 @@ describe("reading the config as Skydive (viper) does", () => {
     const c = one(run, "config", "skydive.yml");
     expect(c.message).toBe("skydive.yml: agent.X509_cert (or --agent-cert), agent.X509_key (or --agent-key) are not set");
     expect(c.remedy).toBe("run skycert init agent, or set them to the files");
-    expect(one(run, "handshake", "127.0.0.1").message).toBe("skipped: agent cert is not configured; agent key is absent");
+    expect(one(run, "handshake", "127.0.0.1").message).toBe("skipped: agent cert is not configured; agent key is not configured");
     expect(failedIds(run)).toEqual(["config"]);
   });
 

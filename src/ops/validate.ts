@@ -157,6 +157,8 @@ function toInput(spec: ItemSpec, show: (p: string) => string): FileInput {
 }
 
 export interface PairInput {
+  /** Run the loopback handshake (default true); a fleet may judge many pairs without it. */
+  handshake?: boolean;
   schema: Schema;
   role: Role | undefined;
   inputs: Partial<Record<ItemName, FileInput>>;
@@ -213,7 +215,7 @@ export async function validatePair(pair: PairInput): Promise<Check[]> {
   }
   const why = (item: ItemName) => {
     const input = inputs[item];
-    if (!input) return `${labelOf(item)} is not part of this check${pair.role ? ` (--role ${pair.role})` : ""}`;
+    if (!input) return `${labelOf(item)} is not configured`;
     if (!input.read.ok && input.read.problem === "missing" && input.optional) return `${input.shown} is not on this host`;
     return input.read.ok ? `${input.shown} could not be parsed (see pem-parse)` : `${input.shown} could not be read (see file-readable)`;
   };
@@ -240,7 +242,7 @@ export async function validatePair(pair: PairInput): Promise<Check[]> {
     else checks.push(skip("trust", `${role} cert`, `not checked: ${presented ? pool.why : why(`${role}Cert`)}`));
   }
 
-  checks.push(...(await handshakes(pair, certs, keys, pools, checks.some((c) => c.status === "fail"))));
+  if (pair.handshake !== false) checks.push(...(await handshakes(pair, certs, keys, pools, checks.some((c) => c.status === "fail"))));
   return mergeInitRemedies(checks, certs, ctx);
 }
 
@@ -299,7 +301,8 @@ async function handshakes(
     const input = pair.inputs[item];
     const have = item.endsWith("Key") ? keys[item] : certs[item];
     if (have) continue;
-    if (!input) missing.push(`${labelOf(item).replace(/^the /, "")} ${item.endsWith("Key") ? "is absent" : "is not configured"}${pair.role ? ` (--role ${pair.role} does not need it)` : ""}`);
+    const mine = pair.role === undefined || item.startsWith(pair.role);
+    if (!input) missing.push(`${labelOf(item).replace(/^the /, "")} ${mine ? "is not configured" : `is absent (--role ${pair.role} does not need it)`}`);
     else missing.push(`${input.shown} ${input.read.ok ? "could not be parsed" : input.optional && input.read.problem === "missing" ? "is not on this host" : "could not be read"}`);
   }
   if (!missing.length && (!pools.analyzer.files || !pools.agent.files)) missing.push(pools.analyzer.files ? pools.agent.why : pools.analyzer.why);
