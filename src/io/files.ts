@@ -9,8 +9,8 @@
  * - two runs on one output folder never interleave (a lock), and what a killed
  *   run left behind is cleaned up by the next one.
  */
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { type FileHandle, link, lstat, mkdir, mkdtemp, open, readdir, rename, rm } from "node:fs/promises";
+import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { type FileHandle, chmod, link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SkycertError, failure, usageError } from "../core/errors.js";
 
@@ -144,6 +144,8 @@ export async function writeSet(dir: string, files: readonly FileSpec[], opts: { 
   }
   temporaries.add(stage);
   try {
+    // mkdtemp asks for 0700 but the umask still applies (0377 would leave 0400): the role folder is 0700 whatever it is.
+    await chmod(stage, KEY_DIR_MODE);
     await Promise.all(files.map((f) => createFile(join(stage, basename(f.path)), f.data, f.mode)));
     const current = await lstat(dir).catch(() => undefined);
     if (!current) {
@@ -263,7 +265,15 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]
 function restoreOld(old: string): void {
   const name = basename(old).slice(OLD.length).replace(/-\d+-\d+$/, "");
   const target = join(dirname(old), name);
-  if (existsSync(target)) {
+  const moved = lstatSync(old, { throwIfNoEntry: false });
+  if (!moved) return;
+  if (lstatSync(target, { throwIfNoEntry: false })) {
+    // A symlink replaced with --force: drop the link itself, never what it points to
+    // (readdir would follow it and move the target's folders into the new set).
+    if (!moved.isDirectory()) {
+      rmSync(old, { force: true });
+      return;
+    }
     // The swap completed: move back any sub-folder that had not been carried over yet.
     for (const entry of readdirSync(old, { withFileTypes: true })) {
       if (entry.isDirectory() && !existsSync(join(target, entry.name))) renameSync(join(old, entry.name), join(target, entry.name));
@@ -274,15 +284,44 @@ function restoreOld(old: string): void {
   }
 }
 
-function alive(pid: number): boolean {
+// ---------------------------------------------------------------------------
+// Which runs are alive. A lock or temporary names its run's pid; on Linux the
+// lock also holds the process start time, so a pid reused by another process
+// and a killed run its parent has not reaped yet (a zombie) both count as gone.
+
+interface Holder {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat (clock ticks since boot), where /proc exists. */
+  start?: string;
+}
+
+function procStat(pid: number): { state: string; start: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return fields.length > 19 ? { state: fields[0]!, start: fields[19]! } : undefined;
+}
+
+const self: Holder = { pid: process.pid, start: procStat(process.pid)?.start };
+
+function alive(holder: Holder): boolean {
+  const { pid } = holder;
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
+  if (pid === process.pid) return holder.start === undefined || holder.start === self.start;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  const stat = procStat(pid);
+  if (stat && (stat.state === "Z" || stat.state === "X")) return false;
+  if (stat && holder.start !== undefined && stat.start !== holder.start) return false;
+  return true;
 }
 
 /** Remove what dead runs left in `dir`: staging folders, temporary files, folders moved aside. */
@@ -296,8 +335,11 @@ export function recover(dir: string): string[] {
   const done: string[] = [];
   for (const name of names) {
     const m = /^\.skycert-(tmp|old)-.*?-(\d+)-[^-]+$/.exec(name);
-    if (!m || alive(Number(m[2]))) continue;
+    if (!m) continue;
     const path = join(dir, name);
+    const pid = Number(m[2]);
+    // Ours only while this run is using it (a dead run may have had our pid).
+    if (pid === process.pid ? temporaries.has(path) : alive({ pid })) continue;
     if (m[1] === "old") restoreOld(path);
     else rmSync(path, { recursive: true, force: true });
     done.push(path);
@@ -305,50 +347,124 @@ export function recover(dir: string): string[] {
   return done;
 }
 
+// ---------------------------------------------------------------------------
+// The lock: `<dir>/.skycert.lock` holds "<pid> <start>\n". It is made complete in a
+// temporary file and linked into place, so it is never seen empty, and link(2)
+// fails when a lock exists, even a dangling symlink.
+
+const lockLine = (h: Holder) => `${h.pid}${h.start === undefined ? "" : ` ${h.start}`}\n`;
+
+/** Make `path` hold this run's lock line, atomically; false when it exists. */
+async function createLockFile(dir: string, path: string): Promise<boolean> {
+  const tmp = join(dir, `${TMP}lock-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  temporaries.add(tmp);
+  try {
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      await fh.writeFile(lockLine(self));
+    } finally {
+      await fh.close();
+    }
+    try {
+      await link(tmp, path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    }
+  } catch (err) {
+    throw fsError(err, path, "create lock");
+  } finally {
+    await rm(tmp, { force: true });
+    temporaries.delete(tmp);
+  }
+}
+
+type LockState = { kind: "gone" } | { kind: "held"; holder: Holder | undefined; ino: number; text: string };
+
+/** What is at `path` now, read without following a symlink. */
+async function readLock(path: string): Promise<LockState> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { kind: "gone" };
+    if (code === "ELOOP") throw failure(`${path} is a symlink, not a skycert lock`, "remove it");
+    throw fsError(err, path, "read lock");
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw failure(`${path} is not a regular file, so not a skycert lock`, "remove it");
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(64), 0, 64, 0);
+    const text = buffer.subarray(0, bytesRead).toString("latin1");
+    const m = /^(\d+)(?: (\d+))?\n$/.exec(text);
+    return { kind: "held", holder: m ? { pid: Number(m[1]), ...(m[2] ? { start: m[2] } : {}) } : undefined, ino: st.ino, text };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Remove the lock at `path` if it is still the dead run's lock read as `seen`.
+ * Breakers take turns through `<path>.break`, so that two runs that both found
+ * the stale lock cannot remove the lock one of them has just taken. (The guard
+ * is held for a few system calls; one left by a run killed inside them is gone
+ * with its holder.)
+ */
+async function breakStaleLock(dir: string, path: string, seen: Extract<LockState, { kind: "held" }>): Promise<void> {
+  const guard = `${path}.break`;
+  if (!(await createLockFile(dir, guard))) {
+    const g = await readLock(guard);
+    if (g.kind === "held" && g.holder && !alive(g.holder)) await rm(guard, { force: true });
+    return;
+  }
+  try {
+    const now = await readLock(path);
+    if (now.kind === "held" && now.ino === seen.ino && now.text === seen.text) await unlink(path);
+  } finally {
+    await rm(guard, { force: true });
+  }
+}
+
 /**
  * Run `fn` holding `<dir>/.skycert.lock`. A second run waits up to `waitMs` for
  * the first, then refuses; a lock whose process is gone is taken over.
+ * (All of it is asynchronous file-system work, like the writes it guards.)
  */
-export async function withLock<T>(dir: string, fn: () => Promise<T>, waitMs = Number(process.env.SKYCERT_LOCK_WAIT_MS ?? 5000)): Promise<T> {
+export async function withLock<T>(dir: string, fn: () => Promise<T>, waitMs = lockWaitMs()): Promise<T> {
   await ensureDir(dir);
   const path = join(dir, LOCK);
   const deadline = Date.now() + waitMs;
   for (;;) {
-    try {
-      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
+    if (await createLockFile(dir, path)) {
       lockHeld = path;
       break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw fsError(err, path, "create lock");
     }
-    let holder = NaN;
-    try {
-      holder = parseInt(readFileSync(path, "utf8"), 10);
-    } catch {
-      /* vanished or unreadable: retry */
-    }
-    if (!Number.isNaN(holder) && !alive(holder)) {
-      try {
-        unlinkSync(path);
-      } catch {
-        /* another run took it over first */
-      }
+    const state = await readLock(path);
+    if (state.kind === "held" && state.holder && !alive(state.holder)) {
+      await breakStaleLock(dir, path, state);
       continue;
     }
     if (Date.now() >= deadline) {
-      throw failure(
-        `another skycert run${Number.isNaN(holder) ? "" : ` (pid ${holder})`} is writing ${dir}`,
-        `wait for it to finish; if no skycert is running, remove ${path}`,
-      );
+      const holder = state.kind === "held" ? state.holder : undefined;
+      if (state.kind === "held" && !holder) throw failure(`${path} exists but does not name a skycert run`, `if no skycert is running, remove ${path}`);
+      throw failure(`another skycert run${holder ? ` (pid ${holder.pid})` : ""} is writing ${dir}`, `wait for it to finish; if no skycert is running, remove ${path}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   try {
     return await fn();
   } finally {
-    rmSync(path, { force: true });
+    await rm(path, { force: true });
     lockHeld = undefined;
   }
+}
+
+/** SKYCERT_LOCK_WAIT_MS, else 5 seconds. */
+function lockWaitMs(): number {
+  const raw = process.env.SKYCERT_LOCK_WAIT_MS;
+  if (raw === undefined || raw === "") return 5000;
+  if (!/^\d+$/.test(raw)) throw usageError(`SKYCERT_LOCK_WAIT_MS=${JSON.stringify(raw)}: not a whole number of milliseconds`);
+  return Number(raw);
 }
