@@ -1,9 +1,14 @@
-/** Running skycert and the real tools it is checked against. */
+/**
+ * Running skycert and the real tools it is checked against. Every stdout and
+ * stderr seen here is appended to the run's stream log (see streams.ts), which
+ * global-setup's teardown greps for private keys and test passphrases.
+ */
 import { type SpawnSyncOptions, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll } from "vitest";
+import { recordStreams } from "./streams.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const BIN = join(ROOT, "bin", "skycert");
@@ -18,8 +23,15 @@ export interface Run {
 
 function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Run {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 120_000, ...opts, env: { ...process.env, NO_COLOR: "1", ...(opts.env ?? {}) } });
+  const result = { code: r.status ?? (r.signal ? 128 : 1), stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+  recordStreams([cmd, ...args], result.stdout, result.stderr);
   if (r.error) throw r.error;
-  return { code: r.status ?? (r.signal ? 128 : 1), stdout: String(r.stdout), stderr: String(r.stderr) };
+  return result;
+}
+
+/** Any other program, recorded like the rest. */
+export function tool(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Run {
+  return run(cmd, args, opts);
 }
 
 /** bin/skycert with `args` in `cwd`. */
