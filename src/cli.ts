@@ -7,6 +7,8 @@
 import { Command, CommanderError } from "commander";
 import { register as registerInit } from "./commands/init.js";
 import { register as registerValidate } from "./commands/validate.js";
+import { register as registerRenew } from "./commands/renew.js";
+import { register as registerInspect } from "./commands/inspect.js";
 import { EXIT_CODES } from "./commands/flags.js";
 import { SkycertError } from "./core/errors.js";
 
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
     });
   registerInit(program);
   registerValidate(program);
+  registerRenew(program);
+  registerInspect(program);
   program.addHelpText(
     "after",
     `

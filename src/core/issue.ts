@@ -7,7 +7,7 @@
 import { type KeyObject, createPublicKey, randomBytes, sign } from "node:crypto";
 import * as der from "./der.js";
 import { SkycertError } from "./errors.js";
-import { type ExtensionSpec, type Issuer, encodeExtensions, extensionsNode, keyIdentifier } from "./extensions.js";
+import { type EncodedExtension, type ExtensionSpec, type Issuer, encodeExtensions, extensionsNode, keyIdentifier } from "./extensions.js";
 
 const OID_CN = "2.5.4.3";
 const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
@@ -89,6 +89,8 @@ export interface CertificateInput {
   issuer?: { name: Uint8Array; serial: Uint8Array; keyIdentifier: Uint8Array | undefined; privateKey: KeyObject };
   /** Private key of a self-signed certificate. */
   selfKey?: KeyObject;
+  /** Extensions already in DER, used as they are instead of `extensions` (renew carries an old certificate's). */
+  encodedExtensions?: readonly EncodedExtension[];
 }
 
 export function makeCertificate(input: CertificateInput): Uint8Array {
@@ -99,7 +101,7 @@ export function makeCertificate(input: CertificateInput): Uint8Array {
     ? { name: input.issuer.name, serial: input.issuer.serial, keyIdentifier: input.issuer.keyIdentifier, selfSigned: false }
     : { name: input.subject, serial: input.serial, keyIdentifier: selfKeyIdentifier(input.extensions, spki), selfSigned: true };
   const alg = signatureAlgorithmFor(signer);
-  const exts = encodeExtensions(input.extensions, spki, issuer);
+  const exts = input.encodedExtensions ? [...input.encodedExtensions] : encodeExtensions(input.extensions, spki, issuer);
   const tbs = der.seq([
     der.explicit(0, [der.integer(2)]),
     der.integerBytes(input.serial),

@@ -1,0 +1,76 @@
+/**
+ * The extensions of a DER certificate exactly as they are encoded, for renew to
+ * carry them byte for byte (including ones skycert does not issue itself).
+ * A minimal DER walker: definite lengths only, as DER requires.
+ */
+import { SkycertError } from "./errors.js";
+import type { EncodedExtension } from "./extensions.js";
+
+interface Tlv {
+  tag: number;
+  start: number;
+  /** First content octet. */
+  body: number;
+  end: number;
+}
+
+function tlv(der: Uint8Array, at: number, limit: number): Tlv {
+  const bad = () => new SkycertError("not a valid DER certificate (truncated or indefinite length)");
+  if (at + 2 > limit) throw bad();
+  const tag = der[at]!;
+  let len = der[at + 1]!;
+  let body = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || body + n > limit) throw bad();
+    len = 0;
+    for (let k = 0; k < n; k++) len = len * 256 + der[body + k]!;
+    body += n;
+  }
+  if (body + len > limit) throw bad();
+  return { tag, start: at, body, end: body + len };
+}
+
+function children(der: Uint8Array, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let at = parent.body; at < parent.end; ) {
+    const t = tlv(der, at, parent.end);
+    out.push(t);
+    at = t.end;
+  }
+  return out;
+}
+
+export function oidText(bytes: Uint8Array): string {
+  const parts: number[] = [];
+  let v = 0;
+  for (const b of bytes) {
+    v = v * 128 + (b & 0x7f);
+    if (!(b & 0x80)) {
+      parts.push(v);
+      v = 0;
+    }
+  }
+  const first = parts.shift() ?? 0;
+  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
+  return [...head, ...parts].join(".");
+}
+
+/** Every extension of the certificate, in order, duplicates included. */
+export function rawExtensions(der: Uint8Array): EncodedExtension[] {
+  const cert = tlv(der, 0, der.length);
+  const tbs = children(der, cert)[0];
+  if (!tbs || tbs.tag !== 0x30) throw new SkycertError("not a valid DER certificate (no TBSCertificate)");
+  const wrapper = children(der, tbs).find((t) => t.tag === 0xa3);
+  if (!wrapper) return [];
+  const list = children(der, wrapper)[0];
+  if (!list) return [];
+  return children(der, list).map((ext) => {
+    const parts = children(der, ext);
+    const oid = parts[0];
+    const last = parts[parts.length - 1];
+    if (!oid || oid.tag !== 0x06 || !last || last.tag !== 0x04) throw new SkycertError("not a valid DER certificate (malformed extension)");
+    const critical = parts.length === 3 && parts[1]!.tag === 0x01 && der[parts[1]!.body] !== 0;
+    return { oid: oidText(der.subarray(oid.body, oid.end)), critical, value: der.slice(last.body, last.end) };
+  });
+}
