@@ -6,8 +6,8 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ok, openssl, scratch, skycert } from "./helpers/run.js";
-import { type Pair, failedIds, initPair, legacyConfig, one, validate } from "./helpers/validate-fixtures.js";
+import { ok, openssl, scratch, sh, skycert } from "./helpers/run.js";
+import { type Pair, caDeployment, failedIds, initPair, legacyConfig, one, validate } from "./helpers/validate-fixtures.js";
 
 let base: Pair;
 beforeAll(() => {
@@ -110,6 +110,22 @@ describe("pem-parse", () => {
     expect(c.message).toContain("the file also holds a private key");
     expect(run.code).toBe(0);
     expect(run.stdout).not.toContain("PRIVATE KEY-----");
+  });
+});
+
+describe("hostile trust pools", () => {
+  it("150 look-alike CAs: trust stops at Go's signature-check limit instead of exploding", () => {
+    const ca = caDeployment(scratch(), { foreignClient: true });
+    // other-ca signed the agent; the pool holds 150 other CAs with its very name, none the right key.
+    const script = `for i in $(seq 1 150); do openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=other-ca -days 30 2>/dev/null; done >> ca.crt`;
+    chmodSync(ca.ca, 0o644);
+    ok(sh(script, { cwd: ca.dir }));
+    const started = Date.now();
+    const run = validate(["--config", ca.config]);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(one(run, "pem-parse", "CA cert").message).toContain("151 certificates");
+    expect(one(run, "trust", "agent cert").message).toContain("x509: signature check attempts limit reached while verifying certificate chain");
+    expect(one(run, "trust", "analyzer cert").status).toBe("pass");
   });
 });
 

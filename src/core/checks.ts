@@ -688,6 +688,8 @@ export function goVerify(presented: CertInfo[], pool: CertInfo[], usage: Usage, 
   const intermediates = presented.slice(1);
   let lastError: string | undefined;
   const chains: CertInfo[][] = [];
+  // Go's maxChainSignatureChecks: hostile pools of look-alike CAs cannot make this explode.
+  let budget = 100;
   const build = (chain: CertInfo[]): void => {
     const c = chain[chain.length - 1]!;
     if (pool.some((r) => sameDer(r, c))) {
@@ -699,6 +701,10 @@ export function goVerify(presented: CertInfo[], pool: CertInfo[], usage: Usage, 
       (p) => !chain.some((x) => sameDer(x, p.cert)) && c.issuerDer !== undefined && Buffer.from(p.cert.subjectDer).equals(Buffer.from(c.issuerDer)),
     );
     for (const p of candidates) {
+      if (--budget < 0) {
+        lastError = "x509: signature check attempts limit reached while verifying certificate chain";
+        return;
+      }
       const problem =
         signatureProblem(c, p.cert) ??
         timeProblem(p.cert, now) ??
