@@ -43,11 +43,11 @@ export function register(program: Command): void {
     .command("validate")
     .summary("check that Skydive's analyzer and agents will connect, before rollout")
     .description(
-      "Check a Skydive deployment's certificates, keys and TLS settings by the rules of Skydive's Go TLS:\n" +
-        "files, PEM, key match and strength, signatures, validity, serials, constraints and usages, SANs\n" +
-        "for every address agents dial, trust both ways, file modes, and a real mutual-TLS handshake.\n" +
-        "Each warning or failure comes with the command or change that fixes it. Check ids are listed\n" +
-        "in README (skycert validate checks).",
+      "Check a Skydive deployment's certificates, keys and TLS settings by the rules of Skydive's Go TLS: " +
+        "files, PEM, key match and strength, signatures, validity, serials, constraints and usages, SANs " +
+        "for every address agents dial, trust both ways, file modes, and a real mutual-TLS handshake. " +
+        "Each warning or failure comes with the command or change that fixes it. The check ids are " +
+        "documented in README (skycert validate checks).",
     )
     .option("--config <file>", "Skydive config, legacy analyzer.X509_*/agent.X509_* or modern tls.* (default: ./skydive.yml)")
     .option("--analyzer-cert <file>", "the analyzer certificate (overrides the config)")

@@ -853,7 +853,6 @@ export function planDeployment(opts: {
   hosts: string[];
   role?: Role;
   cwd: string;
-  show: (p: string) => string;
 }): Plan {
   const { config, env, flags, role } = opts;
   const checks: Check[] = [];
@@ -990,7 +989,7 @@ export function planDeployment(opts: {
       }
       hosts.push({ name: hostPart(entry), source: `${analyzers!.label}: ${entry.trim()}` });
     }
-    if (analyzers === undefined) {
+    if (hosts.length === 0) {
       const listen = get("analyzer.listen");
       const listenHost = typeof listen?.value === "string" ? hostPart(listen.value) : "";
       const usable = listenHost && !["0.0.0.0", "::", "*"].includes(listenHost);
