@@ -112,8 +112,12 @@ function signatureInfo(alg: { name: string; hash?: { name: string } }): Signatur
   return entry ? { oid: entry[0], name: entry[1].name, hash: hash ?? entry[1].hash } : { oid: undefined, name: `${alg.name}${hash ? ` with ${hash}` : ""}`, hash };
 }
 
-function serialInfo(hex: string): SerialInfo {
-  const bytes = Buffer.from(hex, "hex");
+/**
+ * From the INTEGER's content octets as encoded. (The parser's `serialNumber` drops
+ * the 0x00 that keeps a high-bit serial positive, so it cannot tell sign or size.)
+ */
+function serialInfo(hex: string, content: Uint8Array | undefined): SerialInfo {
+  const bytes = content ? Buffer.from(content) : Buffer.from(hex, "hex");
   const negative = bytes.length > 0 && (bytes[0]! & 0x80) !== 0;
   const minimal =
     bytes.length > 0 &&
@@ -181,25 +185,36 @@ function parseFailure(what: string, err: unknown): SkycertError {
   return new SkycertError(`not a valid ${what} (${detail})`);
 }
 
-/** The version field of a DER certificate: [0] EXPLICIT INTEGER at the start of the TBS, absent for v1. */
-function x509Version(der: Uint8Array): number | undefined {
+/**
+ * The start of a DER certificate's TBS: its version ([0] EXPLICIT INTEGER, absent
+ * for v1) and the serial INTEGER's content octets, exactly as encoded.
+ */
+function tbsHead(der: Uint8Array): { version: number | undefined; serial: Uint8Array | undefined } {
   let i = 0;
-  const header = (): number | undefined => {
+  const header = (): { tag: number; len: number } | undefined => {
     const tag = der[i++];
     let len = der[i++];
     if (tag === undefined || len === undefined) return undefined;
     if (len & 0x80) {
       const n = len & 0x7f;
+      if (n > 4) return undefined;
       len = 0;
       for (let k = 0; k < n; k++) len = len * 256 + (der[i++] ?? 0);
     }
-    return tag;
+    return { tag, len };
   };
-  if (header() !== 0x30 || header() !== 0x30) return undefined;
-  if (der[i] !== 0xa0) return 1;
-  header();
-  if (header() !== 0x02) return undefined;
-  return (der[i] ?? 0) + 1;
+  if (header()?.tag !== 0x30 || header()?.tag !== 0x30) return { version: undefined, serial: undefined };
+  let version = 1;
+  if (der[i] === 0xa0) {
+    header();
+    const v = header();
+    if (v?.tag !== 0x02) return { version: undefined, serial: undefined };
+    version = (der[i] ?? 0) + 1;
+    i += v.len;
+  }
+  const s = header();
+  if (s?.tag !== 0x02 || i + s.len > der.length) return { version, serial: undefined };
+  return { version, serial: der.slice(i, i + s.len) };
 }
 
 /** Parse a DER certificate. Throws SkycertError when the DER is not one. */
@@ -212,6 +227,7 @@ export function readCertificate(der: Uint8Array): CertInfo {
     throw parseFailure("X.509 certificate", err);
   }
   try {
+    const head = tbsHead(der);
     return {
       kind: "certificate",
       der,
@@ -219,14 +235,14 @@ export function readCertificate(der: Uint8Array): CertInfo {
       subjectDer: new Uint8Array(cert.subjectName.toArrayBuffer()),
       issuer: cert.issuer,
       issuerDer: new Uint8Array(cert.issuerName.toArrayBuffer()),
-      serial: serialInfo(cert.serialNumber),
+      serial: serialInfo(cert.serialNumber, head.serial),
       notBefore: cert.notBefore,
       notAfter: cert.notAfter,
       signature: signatureInfo(cert.signatureAlgorithm as never),
       publicKey: publicKeyInfo(cert.publicKey.rawData),
       ...describeExtensions(cert.extensions),
       fingerprint: colonHex(createHash("sha256").update(der).digest()),
-      version: x509Version(der),
+      version: head.version,
     };
   } catch (err) {
     throw parseFailure("X.509 certificate", err);
