@@ -141,6 +141,14 @@ describe("serial", () => {
     expect(failedIds(run)).toEqual(["serial"]);
   });
 
+  it("passes high-bit serials that DER keeps positive with a leading zero octet, up to 20 octets", () => {
+    // 19 value octets with the high bit set encode as 20; 20 such octets encode as 21.
+    const pair = recipePair(scratch(), { x509Flags: ["-set_serial", "0x9c83563bf2856a4cfa0d0f54ee1b196728de1b"] }, { x509Flags: ["-set_serial", "0x9c83563bf2856a4cfa0d0f54ee1b196728de1b01"] });
+    const run = validate([], { cwd: pair.dir });
+    expect(one(run, "serial", "analyzer cert")).toMatchObject({ status: "pass", message: "analyzer/analyzer.domain.com.crt: 20 octets, positive" });
+    expect(one(run, "serial", "agent cert").message).toContain("serial is 21 octets; RFC 5280 allows at most 20");
+  });
+
   it("fails a serial with a needless leading zero octet (not DER)", () => {
     const pair = recipePair(scratch());
     editCertificate(pair.analyzer.crt, pair.analyzer.key, join(pair.dir, "odd.crt"), nonMinimalSerial);

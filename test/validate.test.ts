@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { goHandshake } from "./helpers/go-peer.js";
-import { ROOT, ok, scratch, skycert } from "./helpers/run.js";
+import { BIN, ROOT, ok, scratch, sh, skycert } from "./helpers/run.js";
 import { caDeployment, checks, failedIds, initPair, recipePair, validate } from "./helpers/validate-fixtures.js";
 
 const recipePairWithBits = (dir: string) => recipePair(dir, { bits: 1024 });
@@ -120,6 +120,17 @@ describe("validate's output contract", () => {
       if (c.status === "fail" || c.status === "warn") expect(c.remedy).toMatch(/\S/);
     }
     expect(r.stderr).toBe("skycert: error: 2 checks failed (san-coverage, handshake)\n");
+  });
+
+  it("a large --json result reaches a slow pipe whole", () => {
+    const dir = scratch();
+    ok(sh(`for i in $(seq 1 120); do openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=ca-$i -days 30 2>/dev/null; done > many.crt`, { cwd: dir }));
+    ok(sh(`'${process.execPath}' '${BIN}' validate --json --analyzer-cert many.crt --agent-cert many.crt > direct.json || true
+'${process.execPath}' '${BIN}' validate --json --analyzer-cert many.crt --agent-cert many.crt | (sleep 1; cat) > piped.json || true`, { cwd: dir }));
+    const direct = readFileSync(join(dir, "direct.json"), "utf8");
+    expect(direct.length).toBeGreaterThan(200_000);
+    expect(readFileSync(join(dir, "piped.json"), "utf8")).toBe(direct);
+    expect(JSON.parse(direct).checks.length).toBeGreaterThan(1000);
   });
 
   it("the human view lists each remedy under 'To fix:' and ends with the verdict", () => {

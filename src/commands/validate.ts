@@ -14,6 +14,7 @@ interface ValidateFlags {
   host?: string[];
   role?: Role;
   warnDays: number;
+  fleet?: string;
   json?: boolean;
 }
 
@@ -57,7 +58,8 @@ export function register(program: Command): void {
     .option("--ca-cert <file>", "the CA certificate both sides trust (the tls.* schema)")
     .option("--host <address>", "an address agents dial, IP or DNS name, port allowed (repeatable; default: the config's analyzers: entries)", collectHosts)
     .addOption(new Option("--role <role>", "check only what one host needs; the other side's key is then not required").choices(["analyzer", "agent"]))
-    .option("--warn-days <n>", "warn when a certificate expires within n days", parseWarnDays, 30);
+    .option("--warn-days <n>", "warn when a certificate expires within n days", parseWarnDays, 30)
+    .option("--fleet <dir>", "check a fleet: every host of <dir>/agents/ (init agent --ca --inventory), the analyzer, and that no serial or key repeats");
   withCommonOptions(cmd)
     .addHelpText(
       "after",
@@ -68,6 +70,7 @@ Examples:
   skycert validate --role agent --config /etc/skydive/skydive.yml
   skycert validate --analyzer-cert a.crt --analyzer-key a.key --agent-cert b.crt --agent-key b.key --ca-cert ca.crt
   skycert validate --json --warn-days 60 | jq '.checks[] | select(.status == "fail")'
+  skycert validate --fleet pki --host 10.0.0.4
 
 Statuses: pass, warn (connects, but fix it), fail (will not connect or is unsafe), skip (not applicable, with the reason).
 
@@ -77,6 +80,7 @@ Exit codes:
   2  usage: unknown flag, bad flag value, unreadable or unparsable config file`,
     )
     .action(async (flags: ValidateFlags) => {
+      if (flags.fleet) return (await import("./validate-fleet.js")).runFleetValidate({ ...flags, fleet: flags.fleet });
       const [{ validate }, { validateView }, { render }] = await Promise.all([import("../ops/validate.js"), import("../views/validate.js"), import("../render.js")]);
       const result = await validate({
         cwd: process.cwd(),
@@ -88,6 +92,9 @@ Exit codes:
         env: process.env,
       });
       render(result, validateView, { json: Boolean(flags.json) });
+      // The CLI exits with process.exit(), which drops what a slow pipe has not taken yet
+      // (beyond 64 KiB): wait until stdout has flushed everything written so far.
+      await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
       if (!result.ok) {
         const failed = [...new Set(result.checks.filter((c) => c.status === "fail").map((c) => c.id))];
         throw failure(`${result.summary.fail} check${result.summary.fail === 1 ? "" : "s"} failed (${failed.join(", ")})`);
