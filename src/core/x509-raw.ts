@@ -74,3 +74,19 @@ export function rawExtensions(der: Uint8Array): EncodedExtension[] {
     return { oid: oidText(der.subarray(oid.body, oid.end)), critical, value: der.slice(last.body, last.end) };
   });
 }
+
+/** Serial, issuer and SubjectPublicKeyInfo of a DER certificate, read without a full parse (fleet-wide uniqueness checks). */
+export function certIdentity(der: Uint8Array): { serial: string; issuer: Uint8Array; spki: Uint8Array } {
+  const cert = tlv(der, 0, der.length);
+  const tbs = children(der, cert)[0];
+  if (!tbs) throw new SkycertError("not a valid DER certificate (no TBSCertificate)");
+  const parts = children(der, tbs);
+  const fields = parts[0]?.tag === 0xa0 ? parts.slice(1) : parts;
+  const [serial, , issuer, , , spki] = fields;
+  if (!serial || serial.tag !== 0x02 || !issuer || !spki) throw new SkycertError("not a valid DER certificate (malformed TBSCertificate)");
+  return {
+    serial: Buffer.from(der.subarray(serial.body, serial.end)).toString("hex").toUpperCase(),
+    issuer: der.subarray(issuer.start, issuer.end),
+    spki: der.subarray(spki.start, spki.end),
+  };
+}
