@@ -6,6 +6,7 @@ import type { San } from "../core/san.js";
 import type { Role, Schema } from "../core/stanza.js";
 import { KeyPool } from "../ops/keypool.js";
 import { EXIT_CODES, collectSans, parseBits, parseDays, withCommonOptions } from "./flags.js";
+import { flushStdout } from "../io/stdout.js";
 
 interface InitFlags {
   san?: San[];
@@ -127,6 +128,7 @@ ${EXIT_CODES}
           key,
         );
         render(result, caInitView, { json });
+        await flushStdout();
         return;
       }
 
@@ -181,6 +183,7 @@ ${EXIT_CODES}
           bar?.end();
         }
         render(result, fleetView, { json });
+        await flushStdout();
         const failed = result.hosts.filter((h) => h.status === "failed");
         if (failed.length) {
           const first = failed[0]!;
@@ -224,5 +227,6 @@ ${EXIT_CODES}
         keys,
       );
       render(result, initView, { json });
+      await flushStdout();
     });
 }

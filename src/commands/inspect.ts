@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { EXIT_CODES, withCommonOptions } from "./flags.js";
+import { flushStdout } from "../io/stdout.js";
 
 export function register(program: Command): void {
   const cmd = program
@@ -33,6 +34,7 @@ ${EXIT_CODES}
       ]);
       const result = inspectFiles(files, process.cwd());
       render(result, inspectView, { json: Boolean(flags.json) });
+      await flushStdout();
       const bad = result.files.filter((f) => f.error);
       if (bad.length) {
         throw failure(`${bad[0]!.path}: ${bad[0]!.error}${bad.length > 1 ? ` (and ${bad.length - 1} more files, listed above)` : ""}`);

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { resolve } from "node:path";
 import type { San } from "../core/san.js";
 import { EXIT_CODES, collectSans, parseDays, withCommonOptions } from "./flags.js";
+import { flushStdout } from "../io/stdout.js";
 
 interface RenewFlags {
   key?: string;
@@ -72,5 +73,6 @@ ${EXIT_CODES}`,
         passphrase: passphraseSource(flags.passphraseFile, (p) => resolve(p)),
       });
       render(result, renewView, { json: Boolean(flags.json) });
+      await flushStdout();
     });
 }

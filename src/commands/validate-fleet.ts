@@ -2,6 +2,8 @@
  * `skycert validate --fleet DIR`, called from the validate command: runs the
  * fleet validation, renders it, and fails with one line when anything failed.
  */
+import { flushStdout } from "../io/stdout.js";
+
 export async function runFleetValidate(flags: { fleet: string; host?: string[]; warnDays: number; json?: boolean; config?: string; role?: string; analyzerCert?: string; analyzerKey?: string; agentCert?: string; agentKey?: string; caCert?: string }): Promise<void> {
   const [{ validateFleet }, { fleetValidateView }, { render }, { failure, usageError }] = await Promise.all([
     import("../ops/validate-fleet.js"),
@@ -14,6 +16,7 @@ export async function runFleetValidate(flags: { fleet: string; host?: string[]; 
   }
   const result = await validateFleet({ cwd: process.cwd(), fleet: flags.fleet, hosts: flags.host ?? [], warnDays: flags.warnDays, caCert: flags.caCert });
   render(result, fleetValidateView, { json: Boolean(flags.json) });
+  await flushStdout();
   if (!result.ok) {
     const failedHosts = result.hosts.filter((h) => !h.ok).map((h) => h.host);
     const failedFleet = result.fleetChecks.filter((c) => c.status === "fail").map((c) => c.id);
