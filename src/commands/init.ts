@@ -48,11 +48,11 @@ export function register(program: Command): void {
     .command("init")
     .summary("make a CA, or a role's key, request, certificate and Skydive config stanza")
     .description(
-      "Make what the seed's OpenSSL recipe makes for a Skydive role: a 2048-bit RSA key (0400),\n" +
-        "a CSR and a self-signed certificate (0444) with the cnf's v3_req extensions and SANs,\n" +
+      "Make what the seed's OpenSSL recipe makes for a Skydive role: a 2048-bit RSA key (0400), " +
+        "a CSR and a self-signed certificate (0444) with the cnf's v3_req extensions and SANs, " +
         "then set the role's X509_cert/X509_key keys in <out>/skydive.yml.\n\n" +
-        "init ca makes a CA instead (<out>/ca/: RSA 4096 key, ten-year certificate). With --ca the\n" +
-        "roles are signed by that CA and the stanza uses the tls.* schema; with --ca and --inventory,\n" +
+        "init ca makes a CA instead (<out>/ca/: RSA 4096 key, ten-year certificate). With --ca the " +
+        "roles are signed by that CA and the stanza uses the tls.* schema; with --ca and --inventory, " +
         "init agent issues one certificate per host of the inventory's agents group.",
     )
     .addArgument(new Argument("<role...>", "analyzer or agent (both at once), or ca").choices(["analyzer", "agent", "ca"]))

@@ -7,9 +7,9 @@ export function register(program: Command): void {
     .command("inspect")
     .summary("show what certificates, requests and keys hold (never key material)")
     .description(
-      "Show each certificate (subject, issuer, serial, validity and days left, key, SANs, key usage,\n" +
-        "EKU, basic constraints, SKID/AKID, SHA-256 fingerprint), request (the same, with its requested\n" +
-        "extensions) and key (type, size, public-key fingerprint; encrypted keys are reported as such\n" +
+      "Show each certificate (subject, issuer, serial, validity and days left, key, SANs, key usage, " +
+        "EKU, basic constraints, SKID/AKID, SHA-256 fingerprint), request (the same, with its requested " +
+        "extensions) and key (type, size, public-key fingerprint; encrypted keys are reported as such " +
         "and not opened) in the files given, PEM (any number of blocks) or DER.",
     )
     .argument("<file...>", "certificate, CSR or key files");

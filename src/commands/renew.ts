@@ -23,9 +23,9 @@ export function register(program: Command): void {
     .command("renew")
     .summary("re-issue a certificate: same key, subject and extensions; new serial and validity")
     .description(
-      "Re-issue CERT with the same key, subject and extensions, a new serial and a new validity,\n" +
-        "signed as before: a self-signed certificate by its own key, a CA-signed one by its CA.\n" +
-        "Every extension is carried byte for byte; only the SANs (with --cnf/--san) and, with\n" +
+      "Re-issue CERT with the same key, subject and extensions, a new serial and a new validity, " +
+        "signed as before: a self-signed certificate by its own key, a CA-signed one by its CA. " +
+        "Every extension is carried byte for byte; only the SANs (with --cnf/--san) and, with " +
         "--change-ca, the authorityKeyIdentifier are re-encoded. CERT is replaced atomically, 0444.",
     )
     .argument("<cert>", "the certificate file to renew (PEM)")
