@@ -80,7 +80,12 @@ describe("the cnf parser throws nothing but SkycertError", () => {
       }
     } catch (err) {
       if (!(err instanceof SkycertError)) throw err;
-      expect(err.message.split("\n")[0]).toMatch(/^p\.cnf:\d+: |^f\.cnf:\d+: |^d\/.*:\d+: |^loop\.cnf:\d+: /);
+      expect(err.message).toMatch(/^p\.cnf:\d+: |^f\.cnf:\d+: |^d\/.*:\d+: |^loop\.cnf:\d+: /);
+      // One line on stderr, whatever the file holds: no line breaks, no terminal escapes, bounded.
+      for (const text of [err.message, err.remedy ?? ""]) {
+        expect(text).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/);
+        expect(text.length).toBeLessThan(6000);
+      }
       expect(err.exitCode).toBe(2);
     }
   };

@@ -40,10 +40,25 @@ export interface IncludeHost {
   env(name: string): string | undefined;
 }
 
+/**
+ * Text from a config file made safe for a one-line message: line breaks, other
+ * control characters, and the Unicode line separators and bidi overrides that
+ * could forge or hide output are shown escaped. Long text loses its middle, so
+ * a message keeps both what it quotes first and what it says last.
+ */
+export function printable(text: string, max = 200): string {
+  const cut = text.length > max ? `${text.slice(0, Math.ceil(max * 0.7))}...${text.slice(text.length - Math.floor(max * 0.3))}` : text;
+  return cut.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
 export class CnfError extends SkycertError {
   readonly where: Where;
   constructor(where: Where, message: string, remedy?: string) {
-    super(`${where.file}:${where.line}: ${message}`, { exitCode: 2, remedy });
+    // Messages quote the file's own text (values, names, paths): one line, whatever it holds.
+    super(`${printable(where.file, 4096)}:${where.line}: ${printable(message, 1000)}`, { exitCode: 2, remedy: remedy === undefined ? undefined : printable(remedy, 1000) });
     this.name = "CnfError";
     this.where = where;
   }
@@ -178,6 +193,8 @@ class Parser {
     }
     const name = buf.slice(pnameAt, end);
     const value = this.strCopy(trimWs(buf.slice(eatWs(buf, p + 1))), psection, where);
+    // OpenSSL bounds only expanded values (MAX_CONF_VALUE_LENGTH); skycert bounds every value the same way.
+    if (value.length > MAX_VALUE_LENGTH) throw new CnfError(where, `the value of ${name} is ${value.length} characters long (at most ${MAX_VALUE_LENGTH})`);
     this.add(psection, { name, value, where });
   }
 
