@@ -9,7 +9,7 @@
  * - two runs on one output folder never interleave (a lock), and what a killed
  *   run left behind is cleaned up by the next one.
  */
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { type FileHandle, chmod, link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SkycertError, failure, usageError } from "../core/errors.js";
@@ -51,24 +51,62 @@ export interface InputFile {
   bytes: Buffer;
 }
 
-/** Read a file the user named; missing, unreadable, directory or oversized inputs are usage errors naming `label` and the path. */
+/** How long a pipe or device may stay empty before readInput gives up (the process cannot be interrupted while it waits). */
+const INPUT_WAIT_MS = 30_000;
+
+/**
+ * Read a file the user named; missing, unreadable, directory or oversized inputs
+ * are usage errors naming `label` and the path. Never more than `maxBytes` is
+ * read, so /dev/zero is "too large" rather than a process that fills the
+ * memory; a FIFO or device is opened without blocking, so a FIFO nobody writes
+ * to reads as empty instead of hanging, while `<(command)` still works.
+ */
 export function readInput(path: string, label: string, maxBytes = 4 * 1024 * 1024): InputFile {
+  const problem = (err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "ENXIO" ? "a socket, not a file" : (err as Error).message;
+    return usageError(`${label} ${path}: ${why}`);
+  };
+  const tooLarge = (size: string) => usageError(`${label} ${path}: too large (${size} bytes; limit ${maxBytes})`);
   let st;
   try {
     st = statSync(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw usageError(`${label} ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (err as Error).message}`);
+    throw problem(err);
   }
   if (st.isDirectory()) throw usageError(`${label} ${path}: is a directory, not a file`);
-  if (st.size > maxBytes) throw usageError(`${label} ${path}: too large (${st.size} bytes; limit ${maxBytes})`);
-  let bytes: Buffer;
+  if (st.isFile() && st.size > maxBytes) throw tooLarge(String(st.size));
+  let fd: number;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY | (st.isFile() ? 0 : constants.O_NONBLOCK));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw usageError(`${label} ${path}: ${code === "EACCES" ? "permission denied" : (err as Error).message}`);
+    throw problem(err);
   }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let waited = 0;
+  try {
+    for (;;) {
+      const buf = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - total));
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw problem(err);
+        if (waited >= INPUT_WAIT_MS) throw usageError(`${label} ${path}: nothing to read after ${INPUT_WAIT_MS / 1000} seconds`, "give a file, or a pipe that is written to");
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        waited += 20;
+        continue;
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > maxBytes) throw tooLarge(`more than ${maxBytes}`);
+      chunks.push(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const bytes = Buffer.concat(chunks);
   return { path, bytes, text: bytes.toString("utf8") };
 }
 
@@ -112,15 +150,41 @@ export function existing(paths: readonly string[]): string[] {
   });
 }
 
+/**
+ * mkdir -p. Not Node's `recursive: true`, which spins forever when mkdir says
+ * ENOENT under a parent that exists (a path in /proc, or under a dangling
+ * symlink): here a second ENOENT, once the parent exists, is final.
+ */
+async function makeDirs(dir: string, mode: number, depth = 0): Promise<void> {
+  try {
+    await mkdir(dir, { mode });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return; // the caller checks that it is a folder
+    const parent = dirname(dir);
+    if (code !== "ENOENT" || parent === dir || depth > 255) throw err;
+    await makeDirs(parent, mode, depth + 1);
+    await mkdir(dir, { mode }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "EEXIST") throw e;
+    });
+  }
+}
+
 /** Make `dir` and its parents; a parent that is a regular file is named in the error. */
 export async function ensureDir(dir: string, mode = 0o755): Promise<void> {
+  const notAFolder = () => {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (!st || st.isDirectory()) return undefined;
+    const kind = st.isFile() ? "a regular file" : st.isCharacterDevice() ? "a device" : st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket" : "not a folder";
+    return failure(`cannot use ${dir} as a folder: it is ${kind}`, "choose another path");
+  };
   try {
-    await mkdir(dir, { recursive: true, mode });
+    await makeDirs(dir, mode);
   } catch (err) {
-    throw fsError(err, dir, "create folder");
+    throw notAFolder() ?? fsError(err, dir, "create folder");
   }
-  const st = statSync(dir);
-  if (!st.isDirectory()) throw failure(`cannot use ${dir}: it is not a folder`);
+  const problem = notAFolder();
+  if (problem) throw problem;
 }
 
 /**
