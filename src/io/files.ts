@@ -173,8 +173,13 @@ async function makeDirs(dir: string, mode: number, depth = 0): Promise<void> {
 /** Make `dir` and its parents; a parent that is a regular file is named in the error. */
 export async function ensureDir(dir: string, mode = 0o755): Promise<void> {
   const notAFolder = () => {
-    const st = statSync(dir, { throwIfNoEntry: false });
-    if (!st || st.isDirectory()) return undefined;
+    let st;
+    try {
+      st = statSync(dir);
+    } catch {
+      return undefined; // missing, or under a regular file (ENOTDIR): the mkdir error says which
+    }
+    if (st.isDirectory()) return undefined;
     const kind = st.isFile() ? "a regular file" : st.isCharacterDevice() ? "a device" : st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket" : "not a folder";
     return failure(`cannot use ${dir} as a folder: it is ${kind}`, "choose another path");
   };
