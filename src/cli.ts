@@ -70,7 +70,10 @@ async function main(): Promise<void> {
   } catch (err) {
     code = reportError(err);
   }
-  // Exit now: spare key searches still in the thread pool must not hold the process.
+  // Piped output beyond the pipe buffer is written asynchronously: flush it, then
+  // exit at once, so spare key searches still in the thread pool do not hold the process.
+  const flushed = (s: NodeJS.WriteStream) => new Promise<void>((resolve) => s.write("", () => resolve()));
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit(code);
 }
 
