@@ -64,6 +64,10 @@ export function reportError(err: unknown): number {
 }
 
 async function main(): Promise<void> {
+  // A reader that stops early (skycert inspect ... | head) is not an error.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on("error", (err: NodeJS.ErrnoException) => process.exit(err.code === "EPIPE" ? 0 : 1));
+  }
   let code = 0;
   try {
     await buildProgram().parseAsync(process.argv);
