@@ -7,6 +7,8 @@
 //
 //   node scripts/kill-loop.mjs [--runs 20] [--dir DIR] [--seed N] [--bin bin/skycert]
 //
+// Without --dir it works in a new temporary folder, removed on success.
+//
 // Half the runs are killed at a random moment of the whole run (start-up, key
 // generation), half at a random moment shortly after the run takes its lock,
 // where it writes. Runs alternate between a fresh folder (no --force) and
@@ -26,6 +28,7 @@ const opt = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const RUNS = Number(opt("runs", "20"));
+const OWN_DIR = !opt("dir", "");
 const DIR = resolve(opt("dir", "") || mkdtempSync(join(tmpdir(), "skycert-kill-loop-")));
 const SEED = Number(opt("seed", String(Math.floor(Math.random() * 2 ** 31))));
 const BIN = resolve(opt("bin", join(ROOT, "bin", "skycert")));
@@ -173,13 +176,16 @@ for (let i = 1; i <= RUNS; i++) {
   addOperatorFiles();
 }
 
-// The next normal run takes over a stale lock, cleans up, and completes.
+// The next normal run takes over a stale lock, cleans up, and completes, keeping the operator's files.
+const hadOperatorFiles = ROLES.filter((r) => [join(OUT, r), ...movedAside(r)].some((d) => existsSync(join(d, "notes.txt"))));
 const last = spawnSync(process.execPath, [BIN, "init", ...ROLES, "--out", OUT, "--force"], { encoding: "utf8", env: { ...process.env, SKYCERT_LOCK_WAIT_MS: "3000" } });
 if (last.status !== 0) fail(`final run exited ${last.status}: ${last.stderr.trim()}`);
 if (leftovers().length) fail(`final run left ${leftovers().join(", ")}`);
 for (const role of ROLES) {
   const s = readSet(join(OUT, role), role, "after the final run");
   if (!s) fail(`final run did not make ${role}`);
-  if (!s.operatorFile || !s.operatorFolder) fail(`final run lost the operator's files in ${role}`);
+  if (hadOperatorFiles.includes(role) && (!s.operatorFile || !s.operatorFolder)) fail(`final run lost the operator's files in ${role}`);
 }
 process.stdout.write(`${JSON.stringify(summary)}\n`);
+// A folder the script made is removed on success (kept, and named, on a violation).
+if (OWN_DIR) rmSync(DIR, { recursive: true, force: true });
