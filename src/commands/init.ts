@@ -1,10 +1,9 @@
 import { Argument, type Command, Option } from "commander";
 import { resolve } from "node:path";
 import { usageError } from "../core/errors.js";
-import { generateRsaKey } from "../core/keys.js";
 import type { San } from "../core/san.js";
 import type { Role, Schema } from "../core/stanza.js";
-import { KeyPool } from "../ops/keypool.js";
+import { KeyPool, earlyKeys, roleKeys } from "../ops/keypool.js";
 import { EXIT_CODES, collectSans, parseBits, parseDays, withCommonOptions } from "./flags.js";
 import { flushStdout } from "../io/stdout.js";
 
@@ -104,8 +103,7 @@ ${EXIT_CODES}
         for (const [name, flag] of ROLE_ONLY) if (flags[name] !== undefined) throw usageError(`${flag} does not apply to init ca`);
         if (flags.passphraseFile && !flags.encrypt) throw usageError("--passphrase-file with init ca needs --encrypt");
         const bits = flags.bits ?? 4096;
-        const key = flags.dryRun ? undefined : generateRsaKey(bits);
-        key?.catch(() => undefined);
+        const key = flags.dryRun ? undefined : roleKeys(bits, 1)[0];
         const [{ initCa, DEFAULT_CA_DAYS }, { caInitView }, { render }, { passphraseSource }] = await Promise.all([
           import("../ops/ca.js"),
           import("../views/init.js"),
@@ -145,7 +143,7 @@ ${EXIT_CODES}
       if (fleet) {
         if (flags.config) throw usageError("--config does not apply with --inventory: each host gets <out>/agents/<host>/skydive.yml");
         // Key generation is the slow part: start every core on it before loading the rest.
-        const pool = flags.dryRun ? undefined : new KeyPool(bits);
+        const pool = flags.dryRun ? undefined : KeyPool.withEarlyKeys(bits, earlyKeys(bits));
         const [{ issueFleet }, { fleetView }, { render }, { passphraseSource }, { progressBar }, { failure }] = await Promise.all([
           import("../ops/fleet.js"),
           import("../views/init.js"),
@@ -196,8 +194,7 @@ ${EXIT_CODES}
       }
 
       // Key generation is the slow part: start it in the thread pool before loading the rest.
-      const keys = flags.dryRun ? undefined : roles.map(() => generateRsaKey(bits));
-      keys?.forEach((k) => k.catch(() => undefined));
+      const keys = flags.dryRun ? undefined : roleKeys(bits, roles.length);
       const [{ initRoles }, { initView }, { render }, { passphraseSource }] = await Promise.all([
         import("../ops/init.js"),
         import("../views/init.js"),
