@@ -6,6 +6,7 @@
  */
 import { type Document, type Pair, type Scalar, type YAMLMap, isMap, isScalar, isSeq, parseDocument, stringify } from "yaml";
 import { usageError } from "./errors.js";
+import { yamlFromSettings } from "./yaml-text.js";
 
 export type YamlScalar = string | number | boolean;
 
@@ -133,6 +134,7 @@ function applyToData(data: Record<string, unknown>, settings: Record<string, Yam
 
 /** setYamlKeys, then proof that only the settings changed. */
 export function editYaml(text: string, settings: Record<string, YamlScalar>, file: string): string {
+  if (text.trim() === "") return yamlFromSettings(settings);
   const before = (parseYamlDocument(text, file).toJS() ?? {}) as Record<string, unknown>;
   const out = setYamlKeys(text, settings, file);
   const after = parseDocument(out).toJS() ?? {};

@@ -12,7 +12,6 @@ import { join, resolve } from "node:path";
 import type { Cnf } from "../core/cnf.js";
 import { failure, usageError } from "../core/errors.js";
 import type { ExtensionSpec } from "../core/extensions.js";
-import { groupAddresses, parseInventory } from "../core/inventory.js";
 import { makeCertificate, makeRequest, randomSerial } from "../core/issue.js";
 import { privateKeyPem } from "../core/keys.js";
 import { toPem } from "../core/pem.js";
@@ -22,10 +21,10 @@ import { LEGACY_KEYS, type Role, type Schema, type Settings, TLS_KEYS, roleSetti
 import { loadCnf } from "../io/cnf-file.js";
 import { CERT_MODE, KEY_MODE, existing, readInput, recover, withLock, writeSet } from "../io/files.js";
 import type { PassphraseSource } from "../io/passphrase.js";
-import { parseYamlDocument } from "../core/yaml-edit.js";
-import { updateConfigFile } from "../io/skydive-config.js";
+import { commitConfigUpdate, prepareConfigUpdate } from "../io/skydive-config.js";
 import { BUNDLED_CNF } from "../paths.js";
-import { type CaSummary, type LoadedCa, caSummary, loadCa } from "./ca.js";
+// ca.js reads certificates with @peculiar/x509: loaded only in CA mode, so self-signed init stays light.
+import type { CaSummary, LoadedCa } from "./ca.js";
 
 
 export interface InitOptions {
@@ -118,6 +117,7 @@ export async function initRoles(opts: InitOptions, keys?: Promise<KeyObject>[]):
   let inventory: InitResult["inventory"];
   if (opts.inventory) {
     const path = resolve(opts.cwd, opts.inventory);
+    const { groupAddresses, parseInventory } = await import("../core/inventory.js");
     const inv = parseInventory(readInput(path, "--inventory").text, path);
     const hosts = groupAddresses(inv, "analyzers");
     const sans: San[] = hosts.map((h) => {
@@ -130,7 +130,8 @@ export async function initRoles(opts: InitOptions, keys?: Promise<KeyObject>[]):
   }
 
   // The CA is checked (and its key decrypted) before any key is awaited or file written.
-  const ca: LoadedCa | undefined = opts.ca ? await loadCa(opts.ca, opts.cwd, { needKey: !opts.dryRun, passphrase: opts.passphrase }) : undefined;
+  const caModule = opts.ca ? await import("./ca.js") : undefined;
+  const ca: LoadedCa | undefined = opts.ca ? await caModule!.loadCa(opts.ca, opts.cwd, { needKey: !opts.dryRun, passphrase: opts.passphrase }) : undefined;
 
   const plans = opts.roles.map((role) => {
     const plan = planRole(cnf, { role, cn: opts.cn, extraSans, extensionsSection: opts.extensions, stem: opts.stem, caSigned: Boolean(ca) });
@@ -162,53 +163,53 @@ export async function initRoles(opts: InitOptions, keys?: Promise<KeyObject>[]):
       { path: paths[i]!.crt, kind: "crt", mode: octal(CERT_MODE) },
     ],
   }));
-  const warnings = schemaWarnings(configPath, schema, plans.map((p) => p.role));
+  const warnings = await schemaWarnings(configPath, schema, plans.map((p) => p.role));
   const notAfterPlanned = new Date(Date.now() + opts.days * 86_400_000);
   if (ca?.info.notAfter && notAfterPlanned > ca.info.notAfter) {
     warnings.push(`the certificates outlive their CA, which expires on ${ca.info.notAfter.toISOString()}: Go rejects them from then on`);
   }
-  const common = { cnf: cnfChoice, schema, ...(ca ? { ca: caSummary(ca) } : {}), ...(inventory ? { inventory } : {}), ...(warnings.length ? { warnings } : {}) };
+  const common = { cnf: cnfChoice, schema, ...(ca ? { ca: caModule!.caSummary(ca) } : {}), ...(inventory ? { inventory } : {}), ...(warnings.length ? { warnings } : {}) };
   if (opts.dryRun) {
     return { ok: true, dryRun: true, ...common, roles: results, config: { path: configPath, changed: false, settings } };
   }
 
-  const privateKeys = await Promise.all(keys ?? []);
-  if (privateKeys.length !== plans.length) throw new Error("initRoles: one key per role is required");
-  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const notAfter = new Date(notBefore.getTime() + opts.days * 86_400_000);
-
-  const sets = plans.map((plan, i) => {
-    const key = privateKeys[i]!;
-    const csr = makeRequest({ subject: plan.subject, privateKey: key, extensions: plan.requestExtensions });
-    const crt = makeCertificate({
-      subject: plan.subject,
-      subjectKey: key,
-      extensions: plan.certificateExtensions,
-      serial: randomSerial(),
-      notBefore,
-      notAfter,
-      ...(ca
-        ? { issuer: { name: ca.subjectDer, serial: ca.serial, keyIdentifier: ca.keyIdentifier, privateKey: ca.privateKey! } }
-        : { selfKey: key }),
-    });
-    const x509 = new X509Certificate(crt);
-    Object.assign(results[i]!, {
-      serial: x509.serialNumber,
-      notBefore: notBefore.toISOString(),
-      notAfter: notAfter.toISOString(),
-      fingerprint: x509.fingerprint256,
-    });
-    return [
-      { path: paths[i]!.key, data: privateKeyPem(key), mode: KEY_MODE },
-      { path: paths[i]!.csr, data: toPem("CERTIFICATE REQUEST", csr), mode: CERT_MODE },
-      { path: paths[i]!.crt, data: toPem("CERTIFICATE", crt), mode: CERT_MODE },
-    ];
-  });
-
+  // Everything that does not need the keys is done under the lock while they are still being searched for.
   const changed = await withLock(out, async () => {
     recover(out);
-    for (let i = 0; i < plans.length; i++) await writeSet(join(out, plans[i]!.role), sets[i]!, { force: opts.force });
-    return updateConfigFile(configPath, settings, opts.force);
+    const configUpdate = await prepareConfigUpdate(configPath, settings);
+    const privateKeys = await Promise.all(keys ?? []);
+    if (privateKeys.length !== plans.length) throw new Error("initRoles: one key per role is required");
+    const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const notAfter = new Date(notBefore.getTime() + opts.days * 86_400_000);
+    const sets = plans.map((plan, i) => {
+      const key = privateKeys[i]!;
+      const csr = makeRequest({ subject: plan.subject, privateKey: key, extensions: plan.requestExtensions });
+      const crt = makeCertificate({
+        subject: plan.subject,
+        subjectKey: key,
+        extensions: plan.certificateExtensions,
+        serial: randomSerial(),
+        notBefore,
+        notAfter,
+        ...(ca
+          ? { issuer: { name: ca.subjectDer, serial: ca.serial, keyIdentifier: ca.keyIdentifier, privateKey: ca.privateKey! } }
+          : { selfKey: key }),
+      });
+      const x509 = new X509Certificate(crt);
+      Object.assign(results[i]!, {
+        serial: x509.serialNumber,
+        notBefore: notBefore.toISOString(),
+        notAfter: notAfter.toISOString(),
+        fingerprint: x509.fingerprint256,
+      });
+      return [
+        { path: paths[i]!.key, data: privateKeyPem(key), mode: KEY_MODE },
+        { path: paths[i]!.csr, data: toPem("CERTIFICATE REQUEST", csr), mode: CERT_MODE },
+        { path: paths[i]!.crt, data: toPem("CERTIFICATE", crt), mode: CERT_MODE },
+      ];
+    });
+    await Promise.all(plans.map((plan, i) => writeSet(join(out, plan.role), sets[i]!, { force: opts.force })));
+    return commitConfigUpdate(configUpdate, opts.force);
   });
   return { ok: true, dryRun: false, ...common, roles: results, config: { path: configPath, changed, settings } };
 }
@@ -222,7 +223,7 @@ export function leafRequest(certificate: readonly ExtensionSpec[]): ExtensionSpe
 }
 
 /** Keys of the other schema that the config already sets for these roles: Skydive would read both. */
-function schemaWarnings(configPath: string, schema: Schema, roles: Role[]): string[] {
+async function schemaWarnings(configPath: string, schema: Schema, roles: Role[]): Promise<string[]> {
   if (!existsSync(configPath)) return [];
   let text: string;
   try {
@@ -233,6 +234,7 @@ function schemaWarnings(configPath: string, schema: Schema, roles: Role[]): stri
   const other = roles.flatMap((r) => (schema === "tls" ? [LEGACY_KEYS[r].cert, LEGACY_KEYS[r].key] : [TLS_KEYS[r].cert, TLS_KEYS[r].key]));
   let data: unknown;
   try {
+    const { parseYamlDocument } = await import("../core/yaml-edit.js");
     data = parseYamlDocument(text, configPath).toJS();
   } catch {
     return [];
