@@ -89,7 +89,14 @@ describe.skipIf(!STRACE)("kill -9 at every file-system change of init (strace)",
    * kill left it and after recover() (what the next run does first under the lock).
    * Returns the states seen right after each kill.
    */
-  function sweep(work: string, baseline: string, args: string[], roles: Role[], check: (out: string) => void): string[] {
+  function sweep(
+    work: string,
+    baseline: string,
+    args: string[],
+    roles: Role[],
+    check: (out: string) => void,
+    opts: { only?: (line: string) => boolean; nextRun?: boolean } = {},
+  ): string[] {
     const out = join(work, "out");
     const previous = Object.fromEntries(roles.map((r) => [r, setState(baseline, r)]));
     const reset = () => {
@@ -99,7 +106,7 @@ describe.skipIf(!STRACE)("kill -9 at every file-system change of init (strace)",
     reset();
     const traceFile = join(work, "reference.trace");
     ok(tracedRun(args, work, ["-o", traceFile]), "reference run");
-    const changes = changesOf(readFileSync(traceFile, "utf8"));
+    const changes = changesOf(readFileSync(traceFile, "utf8")).filter((c) => !opts.only || opts.only(c.line));
     expect(changes.length).toBeGreaterThan(3);
     const seen: string[] = [];
     for (const [i, change] of changes.entries()) {
@@ -125,14 +132,23 @@ describe.skipIf(!STRACE)("kill -9 at every file-system change of init (strace)",
         seen.push(`${i + 1}:${role}:${what}`);
       }
       check(out);
-      // What the next run does first: afterwards only the stale lock may remain, which withLock takes over.
+      // What the next run does first: afterwards only the stale lock (and a dead breaker's
+      // guard) may remain, which withLock takes over.
       recover(out);
-      expect(leftovers(out).filter((name) => name !== ".skycert.lock"), `${at}: left after recover`).toEqual([]);
+      expect(leftovers(out).filter((name) => name !== ".skycert.lock" && name !== ".skycert.lock.break"), `${at}: left after recover`).toEqual([]);
       for (const role of roles) {
         const now = setState(out, role);
         if (JSON.stringify(now) !== JSON.stringify(previous[role])) expect(now.kind, `${at}: ${role} after recover`).toBe("set");
       }
       check(out);
+      if (opts.nextRun) {
+        // The next run itself: it completes and leaves nothing behind.
+        const next = skycert(args.includes("--force") ? args : [...args, "--force"], { cwd: work, env: { SKYCERT_LOCK_WAIT_MS: "0" } });
+        expect(next.stderr, `${at}: the next run`).toBe("");
+        for (const role of roles) expect(setState(out, role).kind).toBe("set");
+        expect(leftovers(out), `${at}: left by the next run`).toEqual([]);
+        check(out);
+      }
     }
     // And a normal run over the last killed state takes the stale lock over and completes.
     const last = skycert(args.includes("--force") ? args : [...args, "--force"], { cwd: work, env: { SKYCERT_LOCK_WAIT_MS: "0" } });
@@ -160,6 +176,19 @@ describe.skipIf(!STRACE)("kill -9 at every file-system change of init (strace)",
     // The sweep went through every kind of state, the swap window included.
     const kinds = new Set(seen.map((s) => s.split(":")[2]));
     expect([...kinds].sort()).toEqual(["moved aside", "new", "previous"]);
+  });
+
+  it("over a killed run's lock: every step of taking it over, and the next run cleans up", () => {
+    const work = scratch("skycert-sweep-");
+    const baseline = join(work, "baseline");
+    ok(skycert(["init", "agent", "--out", "baseline"], { cwd: work }));
+    const dead = tool("bash", ["-c", "sleep 0 & echo $!; wait"]).stdout.trim();
+    writeFileSync(join(baseline, ".skycert.lock"), `${dead}\n`);
+    const seen = sweep(work, baseline, ["init", "agent", "--out", "out", "--force"], ["agent"], () => {}, {
+      only: (line) => /\.skycert\.lock|\.skycert-tmp-lock-/.test(line),
+      nextRun: true,
+    });
+    expect(seen.length).toBeGreaterThan(5);
   });
 
   it("a first run into an empty folder", () => {

@@ -508,6 +508,9 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>, waitMs = lo
   for (;;) {
     if (await createLockFile(dir, path)) {
       lockHeld = path;
+      // A breaker killed inside its turn left its guard: gone with its holder, so remove it.
+      const guard = await readLock(`${path}.break`).catch(() => undefined);
+      if (guard?.kind === "held" && guard.holder && !alive(guard.holder)) await rm(`${path}.break`, { force: true });
       break;
     }
     const state = await readLock(path);
