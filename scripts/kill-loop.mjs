@@ -124,6 +124,11 @@ const first = spawnSync(process.execPath, [BIN, "init", ...ROLES, "--out", OUT],
 if (first.status !== 0) fail(`calibration run failed: ${first.stderr}`);
 const duration = Date.now() - t0;
 addOperatorFiles();
+// A complete set with the operator's files, put back before a --force run that would
+// otherwise start from a folder an earlier kill left absent.
+const PRISTINE = join(DIR, "pristine");
+mkdirSync(PRISTINE);
+for (const r of ROLES) spawnSync("cp", ["-a", join(OUT, r), join(PRISTINE, r)]);
 
 for (let i = 1; i <= RUNS; i++) {
   const before = Object.fromEntries(ROLES.map((r) => [r, readSet(join(OUT, r), r, `before run ${i}`)]));
@@ -134,9 +139,16 @@ for (let i = 1; i <= RUNS; i++) {
       rmSync(join(OUT, r), { recursive: true, force: true });
       before[r] = undefined;
     }
+  } else {
+    for (const r of ROLES) {
+      if (before[r] || movedAside(r).length > 0) continue;
+      spawnSync("cp", ["-a", join(PRISTINE, r), join(OUT, r)]);
+      before[r] = readSet(join(OUT, r), r, `restoring ${r} before run ${i}`);
+    }
   }
   const whole = i % 4 < 2;
-  const timing = whole ? { delayMs: Math.floor(random() * duration * 1.1) } : { afterLockMs: Math.floor(random() * 25) };
+  // Random moments: of the whole run (from start-up to the end of writing), or of its write phase.
+  const timing = whole ? { delayMs: Math.floor((0.2 + random() * 0.9) * duration) } : { afterLockMs: Math.floor(random() * 25) };
   const argv = ["init", ...ROLES, "--out", OUT, ...(fresh ? [] : ["--force"])];
   const r = await runAndKill(argv, timing);
   summary.runs++;
