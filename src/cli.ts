@@ -9,6 +9,7 @@ import { register as registerInit } from "./commands/init.js";
 import { register as registerValidate } from "./commands/validate.js";
 import { register as registerRenew } from "./commands/renew.js";
 import { register as registerInspect } from "./commands/inspect.js";
+import { register as registerExport } from "./commands/export.js";
 import { EXIT_CODES } from "./commands/flags.js";
 import { SkycertError } from "./core/errors.js";
 
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerRenew(program);
   registerInspect(program);
+  registerExport(program);
   program.addHelpText(
     "after",
     `
