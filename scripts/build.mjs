@@ -1,13 +1,21 @@
 // Bundles the CLI with esbuild: one start-up file plus lazily loaded chunks, so
 // `skycert --version` never pays for node-forge, @peculiar/x509 or yaml.
+//
+// Files are replaced one by one with a rename (chunks first, cli.js last), so a
+// skycert that is running while a build happens (a test run beside another)
+// never sees a half-written dist/. Chunks a new build no longer produces are
+// removed once they are a few minutes old.
 import { build } from "esbuild";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 
-const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
-rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
-await build({
-  entryPoints: { cli: "src/cli.ts" },
-  outdir: "dist",
+const root = new URL("..", import.meta.url).pathname;
+const dist = join(root, "dist");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const result = await build({
+  entryPoints: { cli: join(root, "src/cli.ts") },
+  outdir: dist,
+  write: false,
   bundle: true,
   splitting: true,
   format: "esm",
@@ -19,3 +27,16 @@ await build({
   // CJS dependencies (node-forge) call require() on node built-ins.
   banner: { js: "import { createRequire as __skycertRequire } from 'node:module'; const require = __skycertRequire(import.meta.url);" },
 });
+
+mkdirSync(dist, { recursive: true });
+const files = result.outputFiles.sort((a, b) => (basename(a.path) === "cli.js") - (basename(b.path) === "cli.js"));
+for (const f of files) {
+  const tmp = `${f.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, f.contents);
+  renameSync(tmp, f.path);
+}
+const current = new Set(files.map((f) => basename(f.path)));
+for (const name of readdirSync(dist)) {
+  const path = join(dist, name);
+  if (!current.has(name) && Date.now() - statSync(path).mtimeMs > 5 * 60_000) unlinkSync(path);
+}
