@@ -3,24 +3,38 @@
  * Everything validate, inspect and renew need is lifted into plain data here,
  * so no other module touches the parser (or its reflect-metadata prerequisite).
  */
-import "reflect-metadata";
 import { createHash, createPublicKey } from "node:crypto";
+import { createRequire } from "node:module";
 import { isIP } from "node:net";
-import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  ExtendedKeyUsageExtension,
-  type Extension,
-  KeyUsagesExtension,
-  Pkcs10CertificateRequest,
-  SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
-  X509Certificate,
-} from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 import { SkycertError } from "./errors.js";
 import { EXTENDED_KEY_USAGES, EXTENSION_OIDS, KEY_USAGES, type KeyUsage } from "./extensions.js";
 import { colonHex } from "./keys.js";
 import { type San, bytesToIp, ipToBytes } from "./san.js";
+
+declare const require: NodeJS.Require | undefined;
+let x509lib: typeof X509 | undefined;
+
+/**
+ * @peculiar/x509 (after reflect-metadata, which it needs first), loaded on the
+ * first read: importing this module costs nothing, so commands that never parse
+ * a certificate this way (validate --fleet, init) do not pay ~100 ms for it. In
+ * the bundle these require() calls are esbuild's lazily initialised modules;
+ * from source (vitest) Node's require loads them.
+ */
+function lib(): typeof X509 {
+  if (!x509lib) {
+    if (typeof require === "function") {
+      require("reflect-metadata");
+      x509lib = require("@peculiar/x509") as typeof X509;
+    } else {
+      const nodeRequire = createRequire(import.meta.url);
+      nodeRequire("reflect-metadata");
+      x509lib = nodeRequire("@peculiar/x509") as typeof X509;
+    }
+  }
+  return x509lib;
+}
 
 export interface SerialInfo {
   hex: string;
@@ -141,7 +155,7 @@ function publicKeyInfo(spki: ArrayBuffer): PublicKeyInfo {
   };
 }
 
-function describeExtensions(list: Extension[]): Pick<
+function describeExtensions(list: X509.Extension[]): Pick<
   CertInfo,
   "extensions" | "basicConstraints" | "keyUsage" | "extendedKeyUsage" | "subjectAltNames" | "otherNames" | "invalidIpSans" | "subjectKeyIdentifier" | "authorityKeyIdentifier"
 > {
@@ -155,6 +169,7 @@ function describeExtensions(list: Extension[]): Pick<
     subjectKeyIdentifier: undefined,
     authorityKeyIdentifier: undefined,
   };
+  const { BasicConstraintsExtension, KeyUsagesExtension, ExtendedKeyUsageExtension, SubjectAlternativeNameExtension, SubjectKeyIdentifierExtension, AuthorityKeyIdentifierExtension } = lib();
   for (const e of list) {
     if (e instanceof BasicConstraintsExtension) out.basicConstraints = { ca: e.ca, pathlen: e.pathLength, critical: e.critical };
     else if (e instanceof KeyUsagesExtension) {
@@ -219,9 +234,9 @@ function tbsHead(der: Uint8Array): { version: number | undefined; serial: Uint8A
 
 /** Parse a DER certificate. Throws SkycertError when the DER is not one. */
 export function readCertificate(der: Uint8Array): CertInfo {
-  let cert: X509Certificate;
+  let cert: X509.X509Certificate;
   try {
-    cert = new X509Certificate(Buffer.from(der));
+    cert = new (lib().X509Certificate)(Buffer.from(der));
     void cert.subject;
   } catch (err) {
     throw parseFailure("X.509 certificate", err);
@@ -251,9 +266,9 @@ export function readCertificate(der: Uint8Array): CertInfo {
 
 /** Parse a DER PKCS#10 request, with its requested extensions. */
 export function readRequest(der: Uint8Array): CertInfo {
-  let csr: Pkcs10CertificateRequest;
+  let csr: X509.Pkcs10CertificateRequest;
   try {
-    csr = new Pkcs10CertificateRequest(Buffer.from(der));
+    csr = new (lib().Pkcs10CertificateRequest)(Buffer.from(der));
     return {
       kind: "request",
       der,

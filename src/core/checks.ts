@@ -11,7 +11,7 @@
 import { type KeyObject, X509Certificate as NodeCertificate, createPrivateKey, createPublicKey } from "node:crypto";
 import { isIP } from "node:net";
 import { basename, dirname, relative, resolve } from "node:path";
-import { type CertInfo, readCertificate } from "./certinfo.js";
+import type { CertInfo } from "./certinfo.js";
 import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from "./extensions.js";
 import { type PemBlock, parsePem, toPem } from "./pem.js";
 import { bytesToIp, formatSan, ipToBytes } from "./san.js";
@@ -54,7 +54,7 @@ export interface Check {
   host?: string;
 }
 
-const check = (id: CheckId, status: Status, subject: string, message: string, extra: Partial<Check> = {}): Check => ({
+export const check = (id: CheckId, status: Status, subject: string, message: string, extra: Partial<Check> = {}): Check => ({
   id,
   status,
   subject,
@@ -126,7 +126,7 @@ export interface RemedyContext {
 // ---------------------------------------------------------------------------
 // Remedies
 
-const q = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+export const q = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 function shownPath(ctx: RemedyContext, p: string): string {
   const rel = relative(ctx.cwd, p);
@@ -220,10 +220,10 @@ function who(mode: number, group: number, other: number): string {
 // pem-parse: what Go's tls.LoadX509KeyPair and CertPool.AppendCertsFromPEM accept
 
 const looksDer = (b: Uint8Array) => b.length > 1 && b[0] === 0x30 && (b[1]! & 0x80) !== 0;
-const isKeyLabel = (label: string) => label === "PRIVATE KEY" || label.endsWith(" PRIVATE KEY");
+export const isKeyLabel = (label: string) => label === "PRIVATE KEY" || label.endsWith(" PRIVATE KEY");
 const isEncrypted = (b: PemBlock) => b.label === "ENCRYPTED PRIVATE KEY" || /ENCRYPTED/i.test(b.headers["Proc-Type"] ?? "");
 
-function pemProblem(problem: ReturnType<typeof parsePem>["problem"]): string | undefined {
+export function pemProblem(problem: ReturnType<typeof parsePem>["problem"]): string | undefined {
   switch (problem.kind) {
     case "none":
       return undefined;
@@ -253,7 +253,8 @@ function goParseProblem(c: CertInfo): [problem: string, fix: string] | undefined
   return undefined;
 }
 
-export function parseCertFile(f: FileInput): { check: Check; parsed?: ParsedCertFile } {
+/** `read` is certinfo's readCertificate, passed in so that modules needing only the other checks (validate --fleet) never load the full certificate parser. */
+export function parseCertFile(f: FileInput, read: (der: Uint8Array) => CertInfo): { check: Check; parsed?: ParsedCertFile } {
   const extra = { file: f.path };
   const fail = (message: string, remedy: string) => ({ check: check("pem-parse", "fail", f.label, `${f.shown}: ${message}`, { ...extra, remedy }) });
   if (!f.read.ok) return { check: check("pem-parse", "skip", f.label, `${f.shown}: not read (see file-readable)`, extra) };
@@ -278,7 +279,7 @@ export function parseCertFile(f: FileInput): { check: Check; parsed?: ParsedCert
   for (const [i, b] of certBlocks.entries()) {
     let c: CertInfo;
     try {
-      c = readCertificate(b.der);
+      c = read(b.der);
     } catch (err) {
       return fail(`certificate ${i + 1} (line ${b.line}) ${(err as Error).message.split("\n")[0]}`, replace);
     }
@@ -387,8 +388,8 @@ export function certUses(file: ParsedCertFile, schema: Schema): CertUse[] {
   });
 }
 
-const days = (ms: number) => Math.floor(ms / 86_400_000);
-const isoDay = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+export const days = (ms: number) => Math.floor(ms / 86_400_000);
+export const isoDay = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function checkKeyStrength(use: CertUse, ctx: RemedyContext): Check {
   const { publicKey: k } = use.cert;

@@ -11,7 +11,7 @@
 import { type KeyObject, X509Certificate, createHash, createPublicKey } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { type CertInfo, readCertificate } from "../core/certinfo.js";
+import type { CertInfo } from "../core/certinfo.js";
 import { failure, usageError } from "../core/errors.js";
 import { makeCertificate, randomSerial, spkiDer } from "../core/issue.js";
 import { keyIdentifier } from "../core/extensions.js";
@@ -177,7 +177,7 @@ export function findCaCert(spec: string, cwd: string, flag = "--ca"): string {
   const cas = names.filter((n) => {
     try {
       const block = parsePem(readInput(join(dir, n), flag).text).blocks.find((b) => b.label === "CERTIFICATE");
-      return block !== undefined && readCertificate(block.der).basicConstraints?.ca === true;
+      return block !== undefined && new X509Certificate(block.der).ca;
     } catch {
       return false;
     }
@@ -210,7 +210,7 @@ export async function loadCa(spec: string, cwd: string, opts: LoadCaOptions): Pr
   if (!block) throw usageError(`${flag} ${certPath}: no PEM certificate in it`);
   let info: CertInfo;
   try {
-    info = readCertificate(block.der);
+    info = (await import("../core/certinfo.js")).readCertificate(block.der);
   } catch (err) {
     throw usageError(`${flag} ${certPath}: ${(err as Error).message}`);
   }

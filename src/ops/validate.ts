@@ -4,16 +4,11 @@
  * settings, and gather the results. `validatePair` judges one analyzer/agent
  * pair and is what a fleet run repeats per host.
  */
-import { readFileSync, statSync } from "node:fs";
-import { relative, resolve } from "node:path";
-import { parseDocument } from "yaml";
 import {
   type Check,
   type CheckId,
-  type ConfigFile,
   type FileFlags,
   type FileInput,
-  type FileRead,
   type Host,
   type ItemName,
   type ItemSpec,
@@ -43,14 +38,14 @@ import {
   planDeployment,
   sortChecks,
 } from "../core/checks.js";
-import { usageError } from "../core/errors.js";
+import { readCertificate } from "../core/certinfo.js";
+import { MAX_PEM_BYTES, readConfig, readMaterial, shower } from "../io/material.js";
+
+export { MAX_PEM_BYTES, readConfig, readMaterial, shower };
 import type { Role, Schema } from "../core/stanza.js";
 import { skydiveHandshake } from "../io/handshake.js";
-import { readInput } from "../io/files.js";
 
 /** Certificates and keys are a few kilobytes; anything this large is not one. */
-export const MAX_PEM_BYTES = 1024 * 1024;
-
 export interface ValidateOptions {
   cwd: string;
   /** --config; undefined means ./skydive.yml, which may then be absent if file flags are given. */
@@ -74,83 +69,6 @@ export interface ValidateResult {
 }
 
 /** Messages show paths under the working directory relative to it. */
-export function shower(cwd: string): (p: string) => string {
-  return (p) => {
-    const rel = relative(cwd, p);
-    return rel === "" ? "." : rel.startsWith("..") || rel.startsWith("/") ? p : rel;
-  };
-}
-
-/** The config file, or undefined when none is given, ./skydive.yml is absent and file flags name the files. */
-export function readConfig(opts: Pick<ValidateOptions, "cwd" | "config" | "files">, show: (p: string) => string): ConfigFile | undefined {
-  const path = resolve(opts.cwd, opts.config ?? "skydive.yml");
-  let exists = true;
-  try {
-    statSync(path);
-  } catch (err) {
-    // Other errors (EACCES...) are reported by readInput below.
-    exists = (err as NodeJS.ErrnoException).code !== "ENOENT";
-  }
-  if (!exists) {
-    if (opts.config !== undefined) throw usageError(`--config ${opts.config}: no such file`, "pass the path of the Skydive config (skydive.yml)");
-    if (Object.values(opts.files).some(Boolean)) return undefined;
-    throw usageError(
-      `no skydive.yml in ${opts.cwd}`,
-      "pass --config FILE, or name the files with --analyzer-cert, --analyzer-key, --agent-cert, --agent-key (and --ca-cert)",
-    );
-  }
-  const { text } = readInput(path, "--config");
-  // Go's YAML parser refuses control characters; a binary file is not a config.
-  const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffd]/.exec(text);
-  if (control) {
-    const line = text.slice(0, control.index).split("\n").length;
-    throw usageError(`${show(path)}:${line}: not a YAML text file (control or invalid UTF-8 bytes)`, "pass the Skydive config (skydive.yml) with --config");
-  }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-  const problem = doc.errors[0];
-  if (problem) {
-    const line = text.slice(0, problem.pos[0]).split("\n").length;
-    throw usageError(`${show(path)}:${line}: malformed YAML (${problem.message.split("\n")[0]})`, "fix the YAML; Skydive refuses it too");
-  }
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw usageError(`${show(path)}: unreadable YAML (${(err as Error).message.split("\n")[0]})`, "fix the YAML; Skydive refuses it too");
-  }
-  if (data !== null && data !== undefined && (typeof data !== "object" || Array.isArray(data))) {
-    throw usageError(`${show(path)}: the top level is not a mapping of keys`, "a Skydive config is a YAML mapping (analyzer:, agent:, tls:, analyzers: ...)");
-  }
-  return { path, shown: show(path), data: data ?? {} };
-}
-
-/** Read one named file without trusting it: no directories, devices or FIFOs, nothing huge. */
-export function readMaterial(path: string): FileRead {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { ok: false, problem: "missing", detail: "" };
-    if (code === "ENOTDIR") return { ok: false, problem: "missing", detail: "a parent of the path is a file, not a folder" };
-    if (code === "EACCES") return { ok: false, problem: "unreadable", detail: "permission denied on a parent folder" };
-    if (code === "ELOOP") return { ok: false, problem: "unreadable", detail: "symlink loop" };
-    return { ok: false, problem: "unreadable", detail: (err as Error).message.split("\n")[0]! };
-  }
-  if (st.isDirectory()) return { ok: false, problem: "directory", detail: "", mode: st.mode };
-  if (!st.isFile()) return { ok: false, problem: "not-regular", detail: "a device, socket or FIFO", mode: st.mode };
-  if (st.size === 0) return { ok: false, problem: "empty", detail: "0 bytes", mode: st.mode };
-  if (st.size > MAX_PEM_BYTES) return { ok: false, problem: "too-large", detail: `${st.size} bytes; a certificate or key is a few KB, limit ${MAX_PEM_BYTES}`, mode: st.mode };
-  try {
-    const bytes = new Uint8Array(readFileSync(path));
-    if (bytes.length > MAX_PEM_BYTES) return { ok: false, problem: "too-large", detail: `over ${MAX_PEM_BYTES} bytes`, mode: st.mode };
-    if (bytes.length === 0) return { ok: false, problem: "empty", detail: "0 bytes", mode: st.mode };
-    return { ok: true, bytes, mode: st.mode, size: bytes.length };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { ok: false, problem: "unreadable", detail: code === "EACCES" ? "permission denied" : (err as Error).message.split("\n")[0]!, mode: st.mode };
-  }
-}
 
 function toInput(spec: ItemSpec, show: (p: string) => string): FileInput {
   return { item: spec.item, label: spec.label, setting: spec.setting, path: spec.path, shown: show(spec.path), read: readMaterial(spec.path), optional: spec.optional };
@@ -191,7 +109,7 @@ export async function validatePair(pair: PairInput): Promise<Check[]> {
       checks.push(r.check);
       if (r.parsed) keys[input.item] = r.parsed;
     } else {
-      const r = parseCertFile(input);
+      const r = parseCertFile(input, readCertificate);
       checks.push(r.check);
       if (r.parsed) certs[input.item] = r.parsed;
     }
