@@ -24,33 +24,48 @@ export type PemProblem =
 /** Every well-formed block of `text`, plus the first problem met (a BEGIN without END, bad base64...). */
 export function parsePem(text: string): { blocks: PemBlock[]; problem: PemProblem } {
   const blocks: PemBlock[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const begin = /^-----BEGIN ([A-Z0-9 #-]+)-----\s*$/.exec(lines[i]!);
+  let line = 1; // line number of `counted`
+  let counted = 0;
+  const lineAt = (pos: number) => {
+    for (let i = text.indexOf("\n", counted); i !== -1 && i < pos; i = text.indexOf("\n", i + 1)) line++;
+    counted = pos;
+    return line;
+  };
+  /** The marker line starting at `at` (`-----BEGIN X-----`), or undefined when the line is anything else. */
+  const marker = (at: number, kind: "BEGIN" | "END") => {
+    const m = (kind === "BEGIN" ? /-----BEGIN ([A-Z0-9 #-]+)-----[ \t\r]*(?:\n|$)/y : /-----END ([A-Z0-9 #-]+)-----[ \t\r]*(?:\n|$)/y);
+    m.lastIndex = at;
+    const r = m.exec(text);
+    return r ? { label: r[1]!, next: m.lastIndex } : undefined;
+  };
+  for (let at = text.indexOf("-----BEGIN "); at !== -1; at = text.indexOf("-----BEGIN ", at + 1)) {
+    if (at > 0 && text[at - 1] !== "\n") continue;
+    const begin = marker(at, "BEGIN");
     if (!begin) continue;
-    const label = begin[1]!;
-    const start = i + 1;
+    const startLine = lineAt(at);
+    let endAt = text.indexOf("-----END ", begin.next);
+    while (endAt !== -1 && (text[endAt - 1] !== "\n" || !marker(endAt, "END"))) endAt = text.indexOf("-----END ", endAt + 1);
+    if (endAt === -1) return { blocks, problem: { kind: "truncated", label: begin.label, line: startLine } };
+    const end = marker(endAt, "END")!;
+    if (end.label !== begin.label) return { blocks, problem: { kind: "mismatch", begin: begin.label, end: end.label, line: lineAt(endAt) } };
+    const inner = text.slice(begin.next, endAt);
     const headers: Record<string, string> = {};
-    const body: string[] = [];
-    let j = i + 1;
-    for (; j < lines.length; j++) {
-      const line = lines[j]!;
-      const end = /^-----END ([A-Z0-9 #-]+)-----\s*$/.exec(line);
-      if (end) {
-        if (end[1] !== label) return { blocks, problem: { kind: "mismatch", begin: label, end: end[1]!, line: j + 1 } };
-        break;
+    let b64: string;
+    if (inner.includes(":")) {
+      // RFC 1421 headers (Proc-Type, DEK-Info) before the base64 body.
+      const body: string[] = [];
+      for (const l of inner.split(/\r?\n/)) {
+        const header = /^([A-Za-z-]+):\s*(.*)$/.exec(l);
+        if (header && body.length === 0) headers[header[1]!] = header[2]!;
+        else if (l.trim() !== "") body.push(l.trim());
       }
-      const header = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
-      if (header && body.length === 0) headers[header[1]!] = header[2]!;
-      else if (line.trim() !== "") body.push(line.trim());
+      b64 = body.join("");
+    } else b64 = inner.replace(/[ \t\r\n]+/g, "");
+    if (b64.length === 0 || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) {
+      return { blocks, problem: { kind: "bad-base64", label: begin.label, line: startLine } };
     }
-    if (j >= lines.length) return { blocks, problem: { kind: "truncated", label, line: start } };
-    const b64 = body.join("");
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0 || b64.length === 0) {
-      return { blocks, problem: { kind: "bad-base64", label, line: start } };
-    }
-    blocks.push({ label, der: new Uint8Array(Buffer.from(b64, "base64")), line: start, headers });
-    i = j;
+    blocks.push({ label: begin.label, der: new Uint8Array(Buffer.from(b64, "base64")), line: startLine, headers });
+    at = end.next - 1;
   }
   return { blocks, problem: { kind: "none" } };
 }
