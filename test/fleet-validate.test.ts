@@ -71,9 +71,15 @@ describe("validate --fleet", () => {
       ["fleet-handshake", "pass"],
     ]);
     expect(json.analyzer.ok).toBe(true);
-    // Every host ran validate's per-pair checks as an agent host.
-    const ids = new Set(json.hosts[0].checks.map((c: Json) => c.id));
-    for (const id of ["config", "file-readable", "pem-parse", "key-match", "key-strength", "validity", "serial", "extended-key-usage", "trust", "file-mode"]) expect(ids).toContain(id);
+    // By default every host gets its pair, trust and expiry checked (plus config and modes)...
+    const ids = [...new Set(json.hosts[0].checks.map((c: Json) => c.id))].sort();
+    expect(ids).toEqual(["config", "file-mode", "file-readable", "key-match", "pem-parse", "trust", "validity"]);
+    expect(json.hosts[0].checks.every((c: Json) => c.status === "pass")).toBe(true);
+    // ...and with --deep, validate's every per-pair check, as an agent host.
+    const deep = JSON.parse(skycert(["validate", "--fleet", "pki", "--host", "10.0.0.4", "--deep", "--json"], { cwd: dir }).stdout);
+    expect(deep.ok).toBe(true);
+    const deepIds = new Set(deep.hosts[0].checks.map((c: Json) => c.id));
+    for (const id of ["config", "file-readable", "pem-parse", "key-match", "key-strength", "validity", "serial", "extended-key-usage", "trust", "file-mode"]) expect(deepIds).toContain(id);
   });
 
   it("catches a host whose certificate has expired (issued by the right CA, in the past, with faketime)", () => {
@@ -109,7 +115,25 @@ describe("validate --fleet", () => {
     expect(r.stderr).toContain("10.0.0.9");
     const bad = r.json.hosts.find((h: Json) => h.host === "10.0.0.9");
     expect(failedIds(bad)).toEqual(["trust"]);
-    expect(bad.checks.find((c: Json) => c.id === "trust").message).toMatch(/unknown authority|foreign-ca/);
+    expect(bad.checks.find((c: Json) => c.id === "trust").message).toMatch(/unknown authority|foreign-ca|was not issued by/);
+  });
+
+  it("catches keys swapped between two hosts, and a key left readable by others", () => {
+    const out = fleetCopy("swapped");
+    const a = join(out, "agents", "10.0.0.9", "agent.domain.com.key");
+    const b = join(out, "agents", "node-a", "agent.domain.com.key");
+    const keyA = readFileSync(a);
+    replace(a, b);
+    rmSync(b, { force: true });
+    writeFileSync(b, keyA, { mode: 0o644 });
+    const r = validateFleet(out);
+    expect(r.code).toBe(1);
+    const hostA = r.json.hosts.find((h: Json) => h.host === "10.0.0.9");
+    const hostB = r.json.hosts.find((h: Json) => h.host === "node-a");
+    expect(failedIds(hostA)).toEqual(["key-match"]);
+    expect(failedIds(hostB).sort()).toEqual(["file-mode", "key-match"]);
+    expect(hostB.checks.find((c: Json) => c.id === "key-match").message).toMatch(/does not match/);
+    expect(hostB.checks.find((c: Json) => c.id === "file-mode" && c.status === "fail").remedy).toMatch(/^chmod 400 /);
   });
 
   it("catches a host that trusts a foreign CA, even when its certificate matches it", () => {

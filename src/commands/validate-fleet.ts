@@ -4,7 +4,7 @@
  */
 import { flushStdout } from "../io/stdout.js";
 
-export async function runFleetValidate(flags: { fleet: string; host?: string[]; warnDays: number; json?: boolean; config?: string; role?: string; analyzerCert?: string; analyzerKey?: string; agentCert?: string; agentKey?: string; caCert?: string }): Promise<void> {
+export async function runFleetValidate(flags: { fleet: string; deep?: boolean; host?: string[]; warnDays: number; json?: boolean; config?: string; role?: string; analyzerCert?: string; analyzerKey?: string; agentCert?: string; agentKey?: string; caCert?: string }): Promise<void> {
   const [{ validateFleet }, { fleetValidateView }, { render }, { failure, usageError }] = await Promise.all([
     import("../ops/validate-fleet.js"),
     import("../views/validate-fleet.js"),
@@ -14,7 +14,7 @@ export async function runFleetValidate(flags: { fleet: string; host?: string[]; 
   for (const [flag, value] of [["--config", flags.config], ["--role", flags.role], ["--analyzer-cert", flags.analyzerCert], ["--analyzer-key", flags.analyzerKey], ["--agent-cert", flags.agentCert], ["--agent-key", flags.agentKey]] as const) {
     if (value !== undefined) throw usageError(`${flag} does not apply with --fleet: each host's files come from DIR/agents/<host>/skydive.yml`);
   }
-  const result = await validateFleet({ cwd: process.cwd(), fleet: flags.fleet, hosts: flags.host ?? [], warnDays: flags.warnDays, caCert: flags.caCert });
+  const result = await validateFleet({ cwd: process.cwd(), fleet: flags.fleet, hosts: flags.host ?? [], warnDays: flags.warnDays, caCert: flags.caCert, deep: Boolean(flags.deep) });
   render(result, fleetValidateView, { json: Boolean(flags.json) });
   await flushStdout();
   if (!result.ok) {

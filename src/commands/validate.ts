@@ -15,6 +15,7 @@ interface ValidateFlags {
   role?: Role;
   warnDays: number;
   fleet?: string;
+  deep?: boolean;
   json?: boolean;
 }
 
@@ -59,7 +60,8 @@ export function register(program: Command): void {
     .option("--host <address>", "an address agents dial, IP or DNS name, port allowed (repeatable; default: the config's analyzers: entries)", collectHosts)
     .addOption(new Option("--role <role>", "check only what one host needs; the other side's key is then not required").choices(["analyzer", "agent"]))
     .option("--warn-days <n>", "warn when a certificate expires within n days", parseWarnDays, 30)
-    .option("--fleet <dir>", "check a fleet: every host of <dir>/agents/ (init agent --ca --inventory), the analyzer, and that no serial or key repeats");
+    .option("--fleet <dir>", "check a fleet: every host of <dir>/agents/ (init agent --ca --inventory), the analyzer, and that no serial or key repeats")
+    .option("--deep", "with --fleet: run every per-pair check on every host, not only pair, trust, expiry and modes");
   withCommonOptions(cmd)
     .addHelpText(
       "after",

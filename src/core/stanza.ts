@@ -42,3 +42,8 @@ export function roleSettings(role: Role, schema: Schema, files: RoleFiles): Sett
 export function envName(key: string): string {
   return `SKYDIVE_${key.toUpperCase().replace(/[.-]/g, "_")}`;
 }
+
+/** Where a fleet's hosts live under the output folder: `<out>/agents/<host>/`. */
+export const AGENTS_FOLDER = "agents";
+/** The Skydive config file skycert writes beside each host's files and in the output folder. */
+export const STANZA_FILE = "skydive.yml";

@@ -90,3 +90,40 @@ export function certIdentity(der: Uint8Array): { serial: string; issuer: Uint8Ar
     spki: der.subarray(spki.start, spki.end),
   };
 }
+
+const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
+
+function hex(der: Uint8Array, t: Tlv): string {
+  return Buffer.from(der.subarray(t.body, t.end)).toString("hex").replace(/^(00)+(?=.)/, "");
+}
+
+/**
+ * The RSA public part (modulus and exponent, hex) of a SubjectPublicKeyInfo, or
+ * undefined for another key type: what `openssl x509 -modulus` compares.
+ */
+export function rsaPublicOfSpki(spki: Uint8Array): { n: string; e: string } | undefined {
+  const outer = tlv(spki, 0, spki.length);
+  const [alg, bits] = children(spki, outer);
+  const oid = alg ? children(spki, alg)[0] : undefined;
+  if (!oid || !bits || oidText(spki.subarray(oid.body, oid.end)) !== RSA_ENCRYPTION) return undefined;
+  const key = tlv(spki, bits.body + 1, bits.end);
+  const [n, e] = children(spki, key);
+  return n && e ? { n: hex(spki, n), e: hex(spki, e) } : undefined;
+}
+
+/**
+ * The RSA public part of a private key (PKCS#8 or PKCS#1 DER), read without
+ * importing the key: a fleet's key-match compares it with the certificate's.
+ * Undefined for other key types, which callers import instead.
+ */
+export function rsaPublicOfPrivateKey(der: Uint8Array, pkcs1: boolean): { n: string; e: string } | undefined {
+  let rsa: Tlv = tlv(der, 0, der.length);
+  if (!pkcs1) {
+    const [, alg, inner] = children(der, rsa);
+    const oid = alg ? children(der, alg)[0] : undefined;
+    if (!oid || !inner || inner.tag !== 0x04 || oidText(der.subarray(oid.body, oid.end)) !== RSA_ENCRYPTION) return undefined;
+    rsa = tlv(der, inner.body, inner.end);
+  }
+  const [, n, e] = children(der, rsa);
+  return n && e ? { n: hex(der, n), e: hex(der, e) } : undefined;
+}

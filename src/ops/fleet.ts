@@ -22,7 +22,9 @@ import { colonHex, privateKeyPem, publicKeyFingerprint } from "../core/keys.js";
 import { toPem } from "../core/pem.js";
 import { type RolePlan, planRole, validateCommonName } from "../core/profile.js";
 import { type San, formatSan, sanFromAddress } from "../core/san.js";
-import { type Schema, type Settings, roleSettings } from "../core/stanza.js";
+import { AGENTS_FOLDER, STANZA_FILE, type Schema, type Settings, roleSettings } from "../core/stanza.js";
+
+export { AGENTS_FOLDER, STANZA_FILE };
 import { editYaml } from "../core/yaml-edit.js";
 import { loadCnf } from "../io/cnf-file.js";
 import { CERT_MODE, type FileSpec, KEY_MODE, existing, readInput, recover, withLock, writeSet } from "../io/files.js";
@@ -31,9 +33,7 @@ import { type CaSummary, type LoadedCa, caSummary, loadCa } from "./ca.js";
 import { type FileResult, type InitResult, chooseCnf, leafRequest } from "./init.js";
 import type { KeyPool } from "./keypool.js";
 
-export const AGENTS_FOLDER = "agents";
 export const FLEET_GROUP = "agents";
-export const STANZA_FILE = "skydive.yml";
 
 export interface FleetOptions {
   cwd: string;

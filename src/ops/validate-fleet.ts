@@ -14,18 +14,20 @@
  *   verified by Go's rules in its trust check; a handshake per host would only
  *   repeat that, at a few milliseconds each).
  */
-import { createHash } from "node:crypto";
+import { X509Certificate, createHash } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Check, type FileInput, type ItemName, type Status, checkConfigFiles, planDeployment, sortChecks } from "../core/checks.js";
+import { type Check, type FileInput, type ItemName, type Status, checkConfigFiles, checkFileMode, checkReadable, planDeployment, sortChecks } from "../core/checks.js";
+import { checkHostPair } from "../core/fleet-host.js";
 import { SkycertError, usageError } from "../core/errors.js";
 import { colonHex } from "../core/keys.js";
 import { parsePem } from "../core/pem.js";
 import { certIdentity } from "../core/x509-raw.js";
-import { skydiveHandshake } from "../io/handshake.js";
 import { findCaCert } from "./ca.js";
-import { AGENTS_FOLDER, STANZA_FILE } from "./fleet.js";
-import { type ValidateResult, readConfig, readMaterial, shower, validate, validatePair } from "./validate.js";
+import { AGENTS_FOLDER, STANZA_FILE } from "../core/stanza.js";
+import { readConfig, readMaterial, shower } from "../io/material.js";
+// The full per-pair checks (and their certificate parser) load only for --deep and the analyzer.
+import type { ValidateResult } from "./validate.js";
 
 export const FLEET_CHECK_IDS = ["fleet-ca", "fleet-serial-unique", "fleet-key-unique", "fleet-handshake"] as const;
 export type FleetCheckId = (typeof FLEET_CHECK_IDS)[number];
@@ -66,6 +68,8 @@ export interface FleetValidateOptions {
   /** --ca-cert: the fleet's CA, when it is not in DIR/ca/. */
   caCert?: string;
   warnDays: number;
+  /** Every per-pair check on every host (validate's full set), not only pair, trust and expiry. */
+  deep?: boolean;
   now?: Date;
 }
 
@@ -73,11 +77,13 @@ const zero = (): Record<Status, number> => ({ pass: 0, warn: 0, fail: 0, skip: 0
 const fingerprint = (der: Uint8Array) => colonHex(createHash("sha256").update(der).digest());
 const firstCertDer = (bytes: Uint8Array): Uint8Array | undefined => parsePem(Buffer.from(bytes).toString("latin1")).blocks.find((b) => b.label === "CERTIFICATE")?.der;
 
+const byName = new Intl.Collator("en", { numeric: true });
+
 function hostFolders(agentsDir: string): string[] {
   return readdirSync(agentsDir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && !e.name.startsWith("."))
     .map((e) => e.name)
-    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+    .sort(byName.compare);
 }
 
 export async function validateFleet(opts: FleetValidateOptions): Promise<FleetValidateResult> {
@@ -124,8 +130,25 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
   let analyzer: ValidateResult | null = null;
   const analyzerConfig = join(fleet, STANZA_FILE);
   if (readMaterial(analyzerConfig).ok) {
+    const { validate } = await import("./validate.js");
     analyzer = await validate({ cwd: opts.cwd, config: analyzerConfig, files: {}, hosts: opts.hosts, role: "analyzer", warnDays: opts.warnDays, env: {}, now });
   }
+
+  // Every host's trust anchor, parsed once per file: hosts usually share one CA.
+  const anchors = new Map<string, { x509: X509Certificate; shown: string } | undefined>();
+  const anchor = (f: FileInput) => {
+    if (!anchors.has(f.path)) {
+      const der = f.read.ok ? firstCertDer(f.read.bytes) : undefined;
+      let x509: X509Certificate | undefined;
+      try {
+        x509 = der ? new X509Certificate(der) : undefined;
+      } catch {
+        x509 = undefined;
+      }
+      anchors.set(f.path, x509 ? { x509, shown: f.shown } : undefined);
+    }
+    return anchors.get(f.path);
+  };
 
   // Every host, as an agent host.
   const hosts: FleetHostResult[] = [];
@@ -143,12 +166,28 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
       for (const spec of Object.values(plan.items)) {
         inputs[spec.item] = { item: spec.item, label: spec.label, setting: spec.setting, path: spec.path, shown: show(spec.path), read: readMaterial(spec.path), optional: spec.optional };
       }
-      checks = [
-        ...checkConfigFiles(plan, Object.values(inputs), config, undefined),
-        ...(await validatePair({ schema: plan.schema, role: "agent", inputs, hosts: [], now, warnDays: opts.warnDays, ctx: { cwd: opts.cwd, config: config?.path, schema: plan.schema }, handshake: false })),
-      ];
+      let cert: Uint8Array | undefined;
+      if (opts.deep) {
+        checks = [
+          ...checkConfigFiles(plan, Object.values(inputs), config, undefined),
+          ...(await (await import("./validate.js")).validatePair({ schema: plan.schema, role: "agent", inputs, hosts: [], now, warnDays: opts.warnDays, ctx: { cwd: opts.cwd, config: config?.path, schema: plan.schema }, handshake: false })),
+        ];
+        cert = inputs.agentCert?.read.ok ? firstCertDer(inputs.agentCert.read.bytes) : undefined;
+      } else {
+        checks = checkConfigFiles(plan, Object.values(inputs), config, undefined);
+        for (const f of Object.values(inputs)) {
+          checks.push(checkReadable(f));
+          const mode = checkFileMode(f);
+          if (mode) checks.push(mode);
+        }
+        if (inputs.agentCert && inputs.agentKey) {
+          const reissue = `re-issue this host: skycert init agent --ca CA_DIR --inventory FILE --out ${show(fleet)} --force`;
+          const r = checkHostPair({ cert: inputs.agentCert, key: inputs.agentKey, ca: inputs.ca ? anchor(inputs.ca) : undefined }, now, opts.warnDays, reissue, (der) => new X509Certificate(der));
+          checks.push(...r.checks);
+          cert = r.x509 ? new Uint8Array(r.x509.raw) : undefined;
+        }
+      }
       // What the fleet-level checks need, read cheaply from the bytes already in memory.
-      const cert = inputs.agentCert?.read.ok ? firstCertDer(inputs.agentCert.read.bytes) : undefined;
       if (cert) {
         try {
           const id = certIdentity(cert);
@@ -309,6 +348,7 @@ async function sampleHandshake(
   const h = files.get(sample.host)!;
   const agentReads = [h.cert, h.key, h.ca].map((p) => readMaterial(p));
   const name = dial ?? "127.0.0.1";
+  const { skydiveHandshake } = await import("../io/handshake.js");
   let r: Awaited<ReturnType<typeof skydiveHandshake>>;
   try {
     r = await skydiveHandshake(
