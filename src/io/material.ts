@@ -6,11 +6,21 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import type { ConfigFile, FileFlags, FileRead } from "../core/checks.js";
 import { usageError } from "../core/errors.js";
 import { readSimpleYaml } from "../core/yaml-text.js";
 import { readInput } from "./files.js";
+
+declare const require: NodeJS.Require | undefined;
+let yamlLib: typeof Yaml | undefined;
+
+/** The YAML library, loaded only for configs readSimpleYaml leaves to it (see certinfo.ts for the pattern). */
+function yaml(): typeof Yaml {
+  yamlLib ??= (typeof require === "function" ? require("yaml") : createRequire(import.meta.url)("yaml")) as typeof Yaml;
+  return yamlLib;
+}
 
 export const MAX_PEM_BYTES = 1024 * 1024;
 
@@ -49,7 +59,7 @@ export function readConfig(opts: { cwd: string; config?: string; files: FileFlag
   // Configs in the plain shape skycert writes (a fleet's stanzas) need no YAML library.
   const simple = readSimpleYaml(text);
   if (simple) return { path, shown: show(path), data: simple };
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const problem = doc.errors[0];
   if (problem) {
     const line = text.slice(0, problem.pos[0]).split("\n").length;
