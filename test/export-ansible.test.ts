@@ -365,6 +365,14 @@ describe("refusals and usage", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 
+  it("refuses a host name that cannot name its host_vars file (exit 2), writing nothing", () => {
+    writeFileSync(join(dir, "evil.yml"), 'all:\n  children:\n    analyzers:\n      hosts:\n        127.0.0.1:\n    agents:\n      hosts:\n        "../evil":\n          skydive_extra_config: {a: 1}\n');
+    const r = skycert(["export", "ansible", "--inventory", "evil.yml", "--out", "deploy-evil", "--from", "pki"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('host "../evil" needs a host_vars file');
+    expect(existsSync(join(dir, "deploy-evil"))).toBe(false);
+  });
+
   it("CA mode: agents without a fleet folder or a shared pair are named, with the init command", () => {
     ok(skycert(["init", "ca", "--out", "capki", "--bits", "2048"], { cwd: dir }), "init ca");
     ok(skycert(["init", "analyzer", "--ca", "capki", "--san", "10.0.0.4", "--out", "capki"], { cwd: dir }), "init analyzer --ca");

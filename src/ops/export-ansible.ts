@@ -12,12 +12,13 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { failure } from "../core/errors.js";
+import { failure, usageError } from "../core/errors.js";
 import { FILES_DIR, GROUPS, PLAYBOOK_FILE, buildAnsible } from "../core/export-ansible.js";
 import { shippedFiles } from "../core/export-layout.js";
 import { type HostAddress, groupAddresses, hostAddress, parseInventory } from "../core/inventory.js";
 import type { Role, Schema } from "../core/stanza.js";
 import { readInput } from "../io/files.js";
+import { hostFolderProblem } from "./fleet.js";
 import { type ExportSource, type FleetPair, type OutDoc, type OutSet, type WrittenFile, material, readAnalyzerCert, readSource, requireCoverage, shown, sourceOf, validateSource, writeBundle } from "./export-source.js";
 
 export interface ExportAnsibleOptions {
@@ -140,7 +141,13 @@ export async function exportAnsible(opts: ExportAnsibleOptions): Promise<ExportA
       ),
     ),
   ];
+  // host_vars/<host>.yml is named after the inventory: a host name must be usable as a file name.
+  for (const h of plan.hosts) {
+    const problem = h.hostVars ? hostFolderProblem(h.host) : undefined;
+    if (problem) throw usageError(`${show(inventoryPath)}: host "${h.host}" needs a host_vars file, but its name ${problem}`, "rename the host in the inventory (its address can go in ansible_host)");
+  }
   const docs: OutDoc[] = plan.documents.map((d) => ({ path: join(out, d.name), data: d.text }));
+  for (const d of docs) if (!d.path.startsWith(`${out}/`)) throw new Error(`exportAnsible: ${d.path} is outside ${out}`);
   const files = await writeBundle(opts.cwd, out, sets, docs, opts.force);
 
   if (src.fleet.length && src.fleet.length !== fleetHosts.length) {
