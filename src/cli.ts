@@ -11,7 +11,7 @@ import { register as registerRenew } from "./commands/renew.js";
 import { register as registerInspect } from "./commands/inspect.js";
 import { register as registerExport } from "./commands/export.js";
 import { EXIT_CODES } from "./commands/flags.js";
-import { SkycertError } from "./core/errors.js";
+import { SkycertError, printable } from "./core/errors.js";
 
 declare const SKYCERT_VERSION: string;
 const version = typeof SKYCERT_VERSION === "string" ? SKYCERT_VERSION : "0.0.0-dev";
@@ -26,7 +26,11 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({
-      outputError: (message, write) => write(`skycert: ${message.trim().replace(/^error: /, "")}\n`),
+      // One line, whatever a flag value holds; commander's "(Did you mean ...?)" joins it.
+      outputError: (message, write) => {
+        const [text, ...hints] = message.trim().replace(/^error: /, "").split(/\n(?=\(Did you mean)/);
+        write(`skycert: ${printable(text!, 2000)}${hints.map((h) => ` ${printable(h)}`).join("")}\n`);
+      },
     });
   registerInit(program);
   registerValidate(program);
@@ -55,12 +59,12 @@ export function reportError(err: unknown): number {
     return 2; // commander already printed the message
   }
   if (err instanceof SkycertError) {
-    process.stderr.write(`skycert: error: ${err.message}${err.remedy ? ` (fix: ${err.remedy})` : ""}\n`);
+    process.stderr.write(`skycert: error: ${printable(err.message, 4000)}${err.remedy ? ` (fix: ${printable(err.remedy, 2000)})` : ""}\n`);
     if (debug()) process.stderr.write(`${err.stack}\n`);
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`skycert: internal error: ${message.split("\n")[0]} (rerun with --debug for details)\n`);
+  process.stderr.write(`skycert: internal error: ${printable(message.split("\n")[0]!, 2000)} (rerun with --debug for details)\n`);
   if (debug() && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   return 1;
 }

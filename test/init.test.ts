@@ -254,6 +254,7 @@ describe("bad input: one line on stderr, a non-zero exit, nothing written", () =
     { name: "--bits 1024", args: ["init", "analyzer", "--bits", "1024"], code: 2, line: /below 2048 bits/ },
     { name: "--san with a space", args: ["init", "agent", "--san", "a b.example"], code: 2, line: /contains whitespace/ },
     { name: "--san empty", args: ["init", "agent", "--san", ""], code: 2, line: /is empty/ },
+    { name: "--san with a line break stays one line", args: ["init", "agent", "--san", "a\nforged: line"], code: 2, line: /"a\\nforged: line" contains whitespace/ },
     { name: "--san double wildcard", args: ["init", "agent", "--san", "*.*.example.com"], code: 2, line: /more than one wildcard/ },
     { name: "--san over-long label", args: ["init", "agent", "--san", `${"x".repeat(64)}.example`], code: 2, line: /label of 64 characters/ },
     { name: "unknown role", args: ["init", "router"], code: 2, line: /'router' is invalid for argument 'role'\. Allowed choices are analyzer, agent/ },

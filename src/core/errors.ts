@@ -39,3 +39,17 @@ export interface Where {
 export function at(where: Where | undefined, message: string): string {
   return where ? `${where.file}:${where.line}: ${message}` : message;
 }
+
+/**
+ * Text made safe for a one-line message: line breaks, other control characters,
+ * and the Unicode line separators and bidi overrides that could forge or hide
+ * output are shown escaped. Long text loses its middle, so a message keeps both
+ * what it quotes first and what it says last.
+ */
+export function printable(text: string, max = 200): string {
+  const cut = text.length > max ? `${text.slice(0, Math.ceil(max * 0.7))}...${text.slice(text.length - Math.floor(max * 0.3))}` : text;
+  return cut.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
