@@ -212,16 +212,12 @@ describe("hostile output paths", () => {
   it("a malformed skydive.yml is refused before any key is written", () =>
     check({ name: "", args: ["init", "agent"], files: { "skydive.yml": "agent: [unclosed\n  x: 1\n" }, code: 2, line: /skydive\.yml:1: malformed YAML/ }));
 
-  // KNOWN BUG, outside this phase's files: src/ops/init.ts writes the role sets before it
-  // writes the config, so a config path that cannot be written is refused only after the
-  // keys exist, and <out>/agent/ is left behind. it.fails keeps the expected behaviour
-  // written down: when init.ts checks the config's path first, these pass, it.fails fails,
-  // and they become plain it() (as the malformed skydive.yml above did).
+  // The config's path is checked before any key is written, so nothing is left behind.
   const configCases: Case[] = [
     { name: "--config under a regular file", args: ["init", "agent", "--config", "afile/sky.yml"], files: { afile: "x" }, code: 1, line: /afile/ },
     { name: "skydive.yml is a symlink (without --force)", args: ["init", "agent"], setup: (d) => { writeFileSync(join(d, "target.yml"), "agent: {}\n"); symlinkSync(join(d, "target.yml"), join(d, "skydive.yml")); }, code: 1, line: /skydive\.yml is a symlink, and skycert never writes through one/ },
   ];
-  for (const c of configCases) it.fails(`KNOWN BUG (src/ops/init.ts checks the config after writing keys): ${c.name}`, () => check(c));
+  for (const c of configCases) it(`refused before any key is written: ${c.name}`, () => check(c));
 });
 
 describe("--debug and SKYCERT_DEBUG=1 print a stack trace, and still no key material", () => {

@@ -176,7 +176,7 @@ export async function initRoles(opts: InitOptions, keys?: Promise<KeyObject>[]):
   // Everything that does not need the keys is done under the lock while they are still being searched for.
   const changed = await withLock(out, async () => {
     recover(out);
-    const configUpdate = await prepareConfigUpdate(configPath, settings);
+    const configUpdate = await prepareConfigUpdate(configPath, settings, opts.force);
     const privateKeys = await Promise.all(keys ?? []);
     if (privateKeys.length !== plans.length) throw new Error("initRoles: one key per role is required");
     const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000);
