@@ -13,7 +13,8 @@ const root = new URL("..", import.meta.url).pathname;
 const dist = join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const result = await build({
-  entryPoints: { cli: join(root, "src/cli.ts") },
+  // keygen: what bin/skycert loads to start key searches before the CLI itself.
+  entryPoints: { cli: join(root, "src/cli.ts"), keygen: join(root, "src/core/keys.ts") },
   outdir: dist,
   write: false,
   bundle: true,
