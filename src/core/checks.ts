@@ -1021,7 +1021,8 @@ export function checkConfigFiles(plan: Plan, inputs: FileInput[], config: Config
       continue;
     }
     const text = Buffer.from(f.read.bytes).toString("latin1");
-    const labels = parsePem(text).blocks.map((b) => b.label);
+    // Only the kinds of block matter here, not their contents (pem-parse judges those).
+    const labels = [...text.matchAll(/^-----BEGIN ([A-Z0-9 #-]+)-----/gm)].map((m) => m[1]!);
     const wantKey = f.item.endsWith("Key");
     const hasCert = labels.includes("CERTIFICATE");
     const hasKey = labels.some(isKeyLabel);

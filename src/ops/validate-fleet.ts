@@ -134,6 +134,21 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
     analyzer = await validate({ cwd: opts.cwd, config: analyzerConfig, files: {}, hosts: opts.hosts, role: "analyzer", warnDays: opts.warnDays, env: {}, now });
   }
 
+  // Files the hosts share (their CA) are read, parsed and hashed once.
+  const reads = new Map<string, ReturnType<typeof readMaterial>>();
+  const readOnce = (path: string) => {
+    if (!reads.has(path)) reads.set(path, readMaterial(path));
+    return reads.get(path)!;
+  };
+  const caIdentities = new Map<string, { der: Uint8Array; fingerprint: string } | undefined>();
+  const caIdentity = (f: FileInput) => {
+    if (!caIdentities.has(f.path)) {
+      const der = f.read.ok ? firstCertDer(f.read.bytes) : undefined;
+      caIdentities.set(f.path, der ? { der, fingerprint: fingerprint(der) } : undefined);
+    }
+    return caIdentities.get(f.path);
+  };
+
   // Every host's trust anchor, parsed once per file: hosts usually share one CA.
   const anchors = new Map<string, { x509: X509Certificate; shown: string } | undefined>();
   const anchor = (f: FileInput) => {
@@ -164,7 +179,7 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
       const plan = planDeployment({ config, env: {}, flags: {}, hosts: [], role: "agent", cwd: opts.cwd });
       const inputs: Partial<Record<ItemName, FileInput>> = {};
       for (const spec of Object.values(plan.items)) {
-        inputs[spec.item] = { item: spec.item, label: spec.label, setting: spec.setting, path: spec.path, shown: show(spec.path), read: readMaterial(spec.path), optional: spec.optional };
+        inputs[spec.item] = { item: spec.item, label: spec.label, setting: spec.setting, path: spec.path, shown: show(spec.path), read: readOnce(spec.path), optional: spec.optional };
       }
       let cert: Uint8Array | undefined;
       if (opts.deep) {
@@ -196,8 +211,8 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
           /* pem-parse already failed it */
         }
       }
-      const hostCa = inputs.ca?.read.ok ? firstCertDer(inputs.ca.read.bytes) : undefined;
-      hostCas.push({ host: name, fingerprint: hostCa ? fingerprint(hostCa) : undefined, path: inputs.ca?.path, der: hostCa });
+      const hostCa = inputs.ca ? caIdentity(inputs.ca) : undefined;
+      hostCas.push({ host: name, fingerprint: hostCa?.fingerprint, path: inputs.ca?.path, der: hostCa?.der });
       if (inputs.agentCert && inputs.agentKey && inputs.ca) agentFiles.set(name, { cert: inputs.agentCert.path, key: inputs.agentKey.path, ca: inputs.ca.path });
     } catch (err) {
       if (!(err instanceof SkycertError)) throw err;
