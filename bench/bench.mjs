@@ -8,7 +8,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { availableParallelism, cpus, tmpdir } from "node:os";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -218,4 +218,11 @@ mkdirSync(RESULTS, { recursive: true });
 writeFileSync(join(RESULTS, "latest.json"), `${JSON.stringify({ date, machine, quick, rows }, null, 2)}\n`);
 writeFileSync(join(RESULTS, "latest.md"), md);
 process.stdout.write(md);
+// A full run regenerates the README's table between its markers.
+if (!quick && !only) {
+  const readme = join(ROOT, "README.md");
+  const text = readFileSync(readme, "utf8");
+  const next = text.replace(/(<!-- bench:start -->\n)[\s\S]*?(<!-- bench:end -->)/, `$1${md}$2`);
+  if (next !== text) writeFileSync(readme, next);
+}
 process.exitCode = rows.every((r) => r.informational || r.met) ? 0 : 1;
