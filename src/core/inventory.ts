@@ -505,7 +505,7 @@ export function hostAddress(inv: Inventory, host: string): HostAddress {
 export function groupAddresses(inv: Inventory, groupName: string): HostAddress[] {
   if (!inv.groups.has(groupName)) {
     const names = [...inv.groups.keys()].filter((g) => g !== "all" && g !== "ungrouped");
-    fail(undefined, `${inv.file}: no "${groupName}" group`, `Skydive's inventories list agents under [${groupName}] (groups here: ${names.join(", ") || "none"})`);
+    fail(undefined, `${inv.file}: no "${groupName}" group`, `Skydive's inventories list ${groupName} under [${groupName}] (groups here: ${names.join(", ") || "none"})`);
   }
   const hosts = groupHosts(inv, groupName);
   if (hosts.length === 0) fail(inv.groups.get(groupName)!.where, `group "${groupName}" has no hosts`, "add host lines under it or under one of its children");

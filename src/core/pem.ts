@@ -69,3 +69,17 @@ export function parsePem(text: string): { blocks: PemBlock[]; problem: PemProble
   }
   return { blocks, problem: { kind: "none" } };
 }
+
+/** A PEM problem in words, for messages: `line 3: the CERTIFICATE block has no END line (truncated)`. */
+export function pemProblemText(problem: PemProblem): string {
+  switch (problem.kind) {
+    case "none":
+      return "no problem";
+    case "truncated":
+      return `line ${problem.line}: the ${problem.label} block has no END line (truncated)`;
+    case "mismatch":
+      return `line ${problem.line}: a ${problem.begin} block ends with END ${problem.end}`;
+    case "bad-base64":
+      return `line ${problem.line}: the ${problem.label} block is not valid base64`;
+  }
+}

@@ -15,7 +15,7 @@ export function parseYamlDocument(text: string, file: string): Document {
   const problem = doc.errors[0];
   if (problem) {
     const line = problem.linePos?.[0]?.line;
-    throw usageError(`${file}${line ? `:${line}` : ""}: malformed YAML (${problem.message.split("\n")[0]})`, "fix the file by hand; skycert does not overwrite a file it cannot read");
+    throw usageError(`${file}${line ? `:${line}` : ""}: malformed YAML (${problem.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")})`, "fix the file by hand; skycert does not overwrite a file it cannot read");
   }
   if (doc.contents !== null && !isMap(doc.contents)) throw usageError(`${file}: the top level is not a mapping of keys`);
   return doc;

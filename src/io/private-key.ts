@@ -6,7 +6,7 @@
 import { type KeyObject, createPrivateKey } from "node:crypto";
 import { lstatSync, statSync } from "node:fs";
 import { failure, usageError } from "../core/errors.js";
-import { parsePem } from "../core/pem.js";
+import { parsePem, pemProblemText } from "../core/pem.js";
 import { readInput } from "./files.js";
 import type { PassphraseSource } from "./passphrase.js";
 
@@ -19,13 +19,16 @@ export interface LoadedKey {
 
 /** Fails when group or others have any access to `path` (as certstrap and ssh refuse such keys). */
 export function requirePrivateMode(path: string, what: string): void {
-  let mode: number;
+  let st;
   try {
-    mode = statSync(path).mode & 0o777;
+    st = statSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw usageError(`${what} ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (err as Error).message}`);
   }
+  // (chmod 400 is no remedy for a folder or a device.)
+  if (!st.isFile()) throw usageError(`${what} ${path}: ${st.isDirectory() ? "is a directory" : "is a device, socket or FIFO"}, not a key file`);
+  const mode = st.mode & 0o777;
   if (mode & 0o077) {
     throw failure(
       `${what} ${path} is ${mode & 0o044 ? "readable" : "accessible"} by group or others (mode 0${mode.toString(8)}); skycert refuses to use it`,
@@ -52,14 +55,17 @@ export function pemKeyEncrypted(text: string): boolean {
  * Load the private key in `path`. An encrypted key asks `passphrase` for its
  * passphrase (a file or a prompt); without one it is an error naming the flag.
  */
-export async function readPrivateKey(path: string, what: string, passphrase?: PassphraseSource): Promise<LoadedKey> {
+export async function readPrivateKey(path: string, what: string, passphrase?: PassphraseSource, opts: { requirePrivate?: boolean } = {}): Promise<LoadedKey> {
   const input = readInput(path, what, 1024 * 1024);
-  const { blocks } = parsePem(input.text);
+  if (input.bytes.length === 0) throw usageError(`${what} ${path}: the file is empty`);
+  const { blocks, problem } = parsePem(input.text);
   const block = blocks.find((b) => KEY_LABELS.has(b.label));
   if (!block) {
     const found = blocks.map((b) => b.label).join(", ");
-    throw usageError(`${what} ${path}: no PEM private key in it${found ? ` (found ${found})` : ""}`);
+    throw usageError(`${what} ${path}: no PEM private key in it${found ? ` (found ${found})` : problem.kind !== "none" ? ` (${pemProblemText(problem)})` : ""}`);
   }
+  // Checked once the file is known to be a key: "chmod 400" is no remedy for a certificate passed as --key.
+  if (opts.requirePrivate) requirePrivateMode(path, what);
   const encrypted = block.label === "ENCRYPTED PRIVATE KEY" || /ENCRYPTED/.test(block.headers["Proc-Type"] ?? "");
   if (!encrypted) {
     try {

@@ -16,7 +16,7 @@ import { failure, usageError } from "../core/errors.js";
 import { makeCertificate, randomSerial, spkiDer } from "../core/issue.js";
 import { keyIdentifier } from "../core/extensions.js";
 import { privateKeyPem } from "../core/keys.js";
-import { parsePem, toPem } from "../core/pem.js";
+import { parsePem, pemProblemText, toPem } from "../core/pem.js";
 import { caExtensions, validateCommonName, validateStem } from "../core/profile.js";
 import { commonNameDer } from "../core/issue.js";
 import { CERT_MODE, KEY_MODE, existing, readInput, recover, withLock, writeSet } from "../io/files.js";
@@ -162,6 +162,7 @@ export function findCaCert(spec: string, cwd: string, flag = "--ca"): string {
     throw usageError(`${flag} ${spec}: no such file or folder`, "make a CA with skycert init ca --out DIR, then pass --ca DIR");
   }
   if (st.isFile()) return path;
+  if (!st.isDirectory()) throw usageError(`${flag} ${spec}: a device, socket or FIFO, not a CA certificate or folder`, "pass the ca/ folder skycert init ca made, or the CA certificate file");
   let dir = path;
   try {
     if (statSync(join(path, CA_FOLDER)).isDirectory()) dir = join(path, CA_FOLDER);
@@ -206,8 +207,12 @@ export async function loadCa(spec: string, cwd: string, opts: LoadCaOptions): Pr
   const flag = opts.flag ?? "--ca";
   const certPath = findCaCert(spec, cwd, flag);
   const input = readInput(certPath, `${flag} certificate`);
-  const block = parsePem(input.text).blocks.find((b) => b.label === "CERTIFICATE");
-  if (!block) throw usageError(`${flag} ${certPath}: no PEM certificate in it`);
+  const { blocks, problem } = parsePem(input.text);
+  const block = blocks.find((b) => b.label === "CERTIFICATE");
+  if (!block) {
+    const why = input.bytes.length === 0 ? "the file is empty" : `no PEM certificate in it${blocks.length ? ` (found ${blocks.map((b) => b.label).join(", ")})` : problem.kind !== "none" ? ` (${pemProblemText(problem)})` : ""}`;
+    throw usageError(`${flag} ${certPath}: ${why}`);
+  }
   let info: CertInfo;
   try {
     info = (await import("../core/certinfo.js")).readCertificate(block.der);
