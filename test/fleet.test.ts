@@ -176,7 +176,7 @@ describe("failures, dry runs and the terminal", () => {
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/1 of 3 hosts failed; bad: ansible_host "not_an_address!" .*inventory line 3/);
+    expect(lines[0]).toMatch(/1 of 3 hosts of .*one-bad\.ini failed; bad: ansible_host "not_an_address!" .*inventory line 3/);
     const j = JSON.parse(r.stdout);
     expect(j.ok).toBe(false);
     expect(j.hosts.map((h: Host) => h.status)).toEqual(["issued", "failed", "issued"]);

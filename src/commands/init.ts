@@ -186,7 +186,7 @@ ${EXIT_CODES}
         if (failed.length) {
           const first = failed[0]!;
           throw failure(
-            `${failed.length} of ${result.hosts.length} hosts failed; ${first.host}: ${first.reason}${failed.length > 1 ? ` (and ${failed.length - 1} more, listed above)` : ""}`,
+            `${failed.length} of ${result.hosts.length} hosts of ${result.inventory.path} failed; ${first.host}: ${first.reason}${failed.length > 1 ? ` (and ${failed.length - 1} more, listed above)` : ""}`,
             "fix those hosts and run the same command again: the hosts already issued are skipped",
           );
         }

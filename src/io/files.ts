@@ -7,9 +7,11 @@
  *   staged in a sibling directory that is renamed into place;
  * - nothing existing is replaced without `force`;
  * - two runs on one output folder never interleave (a lock), and what a killed
- *   run left behind is cleaned up by the next one.
+ *   run left behind is cleaned up by the next one. A set's own folder is locked
+ *   too while it is replaced, so that renew (which replaces one file of a set
+ *   under that folder's lock) and a re-issue of the set take turns.
  */
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { type FileHandle, chmod, link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SkycertError, failure, usageError } from "../core/errors.js";
@@ -108,6 +110,26 @@ export function readInput(path: string, label: string, maxBytes = 4 * 1024 * 102
   }
   const bytes = Buffer.concat(chunks);
   return { path, bytes, text: bytes.toString("utf8") };
+}
+
+/**
+ * The bytes of the regular file at `path`, at most `maxBytes` of them: for inputs
+ * already stat'ed as regular files (validate's). It is opened without blocking
+ * and checked again once open, so a path swapped for a FIFO or device meanwhile
+ * is never waited on, and a file that grows meanwhile is never read past the
+ * limit. fs errors are thrown as they are, for the caller to word.
+ */
+export function readRegularFile(path: string, maxBytes: number): { kind: "ok"; bytes: Buffer } | { kind: "not-regular" } | { kind: "too-large" } {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) return { kind: "not-regular" };
+    const buf = Buffer.alloc(maxBytes + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+    return n > maxBytes ? { kind: "too-large" } : { kind: "ok", bytes: buf.subarray(0, n) };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -220,7 +242,12 @@ export async function writeSet(dir: string, files: readonly FileSpec[], opts: { 
     if (!current) {
       await rename(stage, dir);
     } else if (current.isDirectory()) {
-      await swapInto(dir, stage, new Set(files.map((f) => basename(f.path))));
+      // Under the folder's own lock (renew replaces files in it under that lock), after removing
+      // what killed runs left in it; the lock is carried into the new folder by the swap.
+      await withLock(dir, async () => {
+        recover(dir);
+        await swapInto(dir, stage, new Set(files.map((f) => basename(f.path))));
+      });
     } else if (current.isSymbolicLink() && opts.force) {
       await swapInto(dir, stage, new Set(), false);
     } else {
@@ -245,6 +272,9 @@ async function swapInto(dir: string, stage: string, owned: Set<string>, carry = 
   if (carry) {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       if (owned.has(entry.name)) continue;
+      // skycert's own temporaries stay behind (the caller removed those of dead runs); the lock,
+      // held by this run, is carried so that the new folder is locked from its first instant.
+      if (entry.name.startsWith(".skycert") && entry.name !== LOCK) continue;
       if (entry.isDirectory()) subdirs.push(entry.name);
       else await link(join(dir, entry.name), join(stage, entry.name));
     }
@@ -258,23 +288,33 @@ async function swapInto(dir: string, stage: string, owned: Set<string>, carry = 
   temporaries.delete(old);
 }
 
-/** Replace or create one file atomically. Returns false when the content is unchanged. */
+/**
+ * Replace or create one file atomically: the new content goes to a temporary in
+ * the same folder, created with its mode (O_EXCL|O_NOFOLLOW), synced, then
+ * renamed over the file; a symlink is replaced only with `force` (the link
+ * itself, never its target). An existing file keeps its mode unless
+ * `exactMode` (a renewed certificate is 0444 whatever it was). A killed run
+ * leaves the previous file and a temporary that `recover` removes. Returns
+ * false when the content is unchanged (nothing is written).
+ */
 export async function writeFileAtomic(
   path: string,
-  data: string,
-  opts: { mode: number; force: boolean; backup?: boolean },
+  data: string | Uint8Array,
+  opts: { mode: number; force: boolean; backup?: boolean; exactMode?: boolean },
 ): Promise<boolean> {
   const current = await lstat(path).catch(() => undefined);
   if (current?.isSymbolicLink() && !opts.force) {
     throw failure(`${path} is a symlink, and skycert never writes through one`, "pass --force to replace the link itself");
   }
   if (current && !current.isSymbolicLink() && !current.isFile()) throw failure(`cannot write ${path}: it is not a regular file`);
-  if (current?.isFile() && readFileSync(path, "utf8") === data) return false;
+  const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const mode = current?.isFile() && !opts.exactMode ? current.mode & 0o777 : opts.mode;
+  if (current?.isFile() && (current.mode & 0o777) === mode && sameContent(path, bytes)) return false;
   await ensureDir(dirname(path));
   const tmp = join(dirname(path), `${TMP}${basename(path)}-${process.pid}-${Math.random().toString(36).slice(2)}`);
   temporaries.add(tmp);
   try {
-    await createFile(tmp, data, current?.isFile() ? current.mode & 0o777 : opts.mode);
+    await createFile(tmp, bytes, mode);
     if (opts.backup && current?.isFile()) {
       const bak = `${path}.bak`;
       const bakTmp = `${tmp}.bak`;
@@ -286,9 +326,36 @@ export async function writeFileAtomic(
     return true;
   } catch (err) {
     await rm(tmp, { force: true });
+    await rm(`${tmp}.bak`, { force: true });
     throw fsError(err, path, "write");
   } finally {
     temporaries.delete(tmp);
+  }
+}
+
+/**
+ * Whether the regular file at `path` holds exactly `data`: a file of another
+ * size is never read, and at most `data.length + 1` bytes are (a file that grows
+ * or is swapped meanwhile cannot make this read without bound).
+ */
+export function sameContent(path: string, data: Uint8Array): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size !== data.length) return false;
+    const buf = Buffer.alloc(data.length + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, n)) > 0; ) n += r;
+    return n === data.length && buf.subarray(0, n).equals(data);
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -311,7 +378,8 @@ function syncDir(dir: string): void {
 // a killed run (kill -9) are removed by the next run, under the lock.
 
 const temporaries = new Set<string>();
-let lockHeld: string | undefined;
+/** The locks this run holds: an output folder's, and the set folders' inside it while they are replaced. */
+const locksHeld = new Set<string>();
 
 function cleanupNow(): void {
   for (const t of temporaries) {
@@ -319,8 +387,8 @@ function cleanupNow(): void {
     else rmSync(t, { recursive: true, force: true });
   }
   temporaries.clear();
-  if (lockHeld) rmSync(lockHeld, { force: true });
-  lockHeld = undefined;
+  for (const lock of locksHeld) rmSync(lock, { force: true });
+  locksHeld.clear();
 }
 
 for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
@@ -416,6 +484,24 @@ export function recover(dir: string): string[] {
   return done;
 }
 
+/**
+ * Clean a set folder this run does not replace (a fleet host skipped, an export
+ * set that is unchanged): what killed runs left in it, and a lock whose run is
+ * gone, taken over and released the way withLock does. A folder that a live run
+ * holds is left alone, and a folder with nothing of skycert's in it is not touched.
+ */
+export async function tidy(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    if (!lstatSync(dir).isDirectory()) return;
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  if (!names.some((n) => n.startsWith(".skycert"))) return;
+  await withLock(dir, async () => recover(dir), 0).catch(() => undefined);
+}
+
 // ---------------------------------------------------------------------------
 // The lock: `<dir>/.skycert.lock` holds "<pid> <start>\n". It is made complete in a
 // temporary file and linked into place, so it is never seen empty, and link(2)
@@ -507,7 +593,7 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>, waitMs = lo
   const deadline = Date.now() + waitMs;
   for (;;) {
     if (await createLockFile(dir, path)) {
-      lockHeld = path;
+      locksHeld.add(path);
       // A breaker killed inside its turn left its guard: gone with its holder, so remove it.
       const guard = await readLock(`${path}.break`).catch(() => undefined);
       if (guard?.kind === "held" && guard.holder && !alive(guard.holder)) await rm(`${path}.break`, { force: true });
@@ -529,7 +615,7 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>, waitMs = lo
     return await fn();
   } finally {
     await rm(path, { force: true });
-    lockHeld = undefined;
+    locksHeld.delete(path);
   }
 }
 

@@ -4,14 +4,14 @@
  * devices, FIFOs or huge files). Shared by validate and validate --fleet, and
  * light on purpose: no certificate parser is loaded here.
  */
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { createRequire } from "node:module";
 import type * as Yaml from "yaml";
 import type { ConfigFile, FileFlags, FileRead } from "../core/checks.js";
 import { usageError } from "../core/errors.js";
 import { readSimpleYaml } from "../core/yaml-text.js";
-import { readInput } from "./files.js";
+import { readInput, readRegularFile } from "./files.js";
 
 declare const require: NodeJS.Require | undefined;
 let yamlLib: typeof Yaml | undefined;
@@ -95,8 +95,10 @@ export function readMaterial(path: string): FileRead {
   if (st.size === 0) return { ok: false, problem: "empty", detail: "0 bytes", mode: st.mode };
   if (st.size > MAX_PEM_BYTES) return { ok: false, problem: "too-large", detail: `${st.size} bytes; a certificate or key is a few KB, limit ${MAX_PEM_BYTES}`, mode: st.mode };
   try {
-    const bytes = new Uint8Array(readFileSync(path));
-    if (bytes.length > MAX_PEM_BYTES) return { ok: false, problem: "too-large", detail: `over ${MAX_PEM_BYTES} bytes`, mode: st.mode };
+    const read = readRegularFile(path, MAX_PEM_BYTES);
+    if (read.kind === "not-regular") return { ok: false, problem: "not-regular", detail: "a device, socket or FIFO", mode: st.mode };
+    if (read.kind === "too-large") return { ok: false, problem: "too-large", detail: `over ${MAX_PEM_BYTES} bytes`, mode: st.mode };
+    const bytes = new Uint8Array(read.bytes);
     if (bytes.length === 0) return { ok: false, problem: "empty", detail: "0 bytes", mode: st.mode };
     return { ok: true, bytes, mode: st.mode, size: bytes.length };
   } catch (err) {

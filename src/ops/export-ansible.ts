@@ -144,9 +144,12 @@ export async function exportAnsible(opts: ExportAnsibleOptions): Promise<ExportA
   // host_vars/<host>.yml is named after the inventory: a host name must be usable as a file name.
   for (const h of plan.hosts) {
     const problem = h.hostVars ? hostFolderProblem(h.host) : undefined;
-    if (problem) throw usageError(`${show(inventoryPath)}: host "${h.host}" needs a host_vars file, but its name ${problem}`, "rename the host in the inventory (its address can go in ansible_host)");
+    if (problem) {
+      throw usageError(`${show(inventoryPath)}:${hostAddress(inv, h.host).where.line}: host "${h.host}" needs a host_vars file, but its name ${problem}`, "rename the host in the inventory (its address can go in ansible_host)");
+    }
   }
-  const docs: OutDoc[] = plan.documents.map((d) => ({ path: join(out, d.name), data: d.text }));
+  // The playbook, which names everything else, is written last: a run killed before it leaves no playbook to run.
+  const docs: OutDoc[] = plan.documents.map((d) => ({ path: join(out, d.name), data: d.text })).sort((a, b) => Number(a.path === join(out, PLAYBOOK_FILE)) - Number(b.path === join(out, PLAYBOOK_FILE)));
   for (const d of docs) if (!d.path.startsWith(`${out}/`)) throw new Error(`exportAnsible: ${d.path} is outside ${out}`);
   const files = await writeBundle(opts.cwd, out, sets, docs, opts.force);
 

@@ -17,7 +17,7 @@ import type { KeyObject } from "node:crypto";
 import { join, resolve } from "node:path";
 import { usageError } from "../core/errors.js";
 import { goMatches } from "../core/checks.js";
-import { type ManifestInfo, MANIFEST_FILE, MOUNT_PATH, buildOverlay, inspectManifest, namespaceProblem, serviceNames } from "../core/export-k8s.js";
+import { KUSTOMIZATION_FILE, type ManifestInfo, MANIFEST_FILE, MOUNT_PATH, buildOverlay, inspectManifest, namespaceProblem, serviceNames } from "../core/export-k8s.js";
 import type { Role, Schema } from "../core/stanza.js";
 import { readInput } from "../io/files.js";
 import type { PassphraseSource } from "../io/passphrase.js";
@@ -129,7 +129,10 @@ export async function exportK8s(opts: ExportK8sOptions): Promise<ExportK8sResult
     const dir = join(out, s.dir);
     return { dir, files: s.files.map((f) => ({ path: join(dir, f.name), data: material(sourceOf(src, f.name), f.kind === "key" ? `${role} key` : "certificate"), mode: f.mode })) };
   });
-  const docs: OutDoc[] = [{ path: join(out, MANIFEST_FILE), data: manifestText }, ...plan.documents.map((d) => ({ path: join(out, d.name), data: d.text }))];
+  // kustomization.yaml, which names everything else, is written last: a run killed before it leaves nothing kubectl would apply.
+  const docs: OutDoc[] = [{ path: join(out, MANIFEST_FILE), data: manifestText }, ...plan.documents.map((d) => ({ path: join(out, d.name), data: d.text }))].sort(
+    (a, b) => Number(a.path === join(out, KUSTOMIZATION_FILE)) - Number(b.path === join(out, KUSTOMIZATION_FILE)),
+  );
   const files = await writeBundle(opts.cwd, out, sets, docs, opts.force);
 
   if (src.schema === "legacy") {

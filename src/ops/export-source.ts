@@ -6,7 +6,7 @@
  * replaced without --force, keys are 0400 from creation and nothing is
  * written through a symlink (io/files).
  */
-import { existsSync, lstatSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { type CertInfo, readCertificate } from "../core/certinfo.js";
 import { goMatches, initCommand, lookup } from "../core/checks.js";
@@ -16,7 +16,7 @@ import { parsePem } from "../core/pem.js";
 import { formatSan } from "../core/san.js";
 import { LEGACY_KEYS, type Role, type Schema, TLS_KEYS } from "../core/stanza.js";
 import { parseYamlDocument } from "../core/yaml-edit.js";
-import { type FileSpec, ensureDir, readInput, recover, withLock, writeFileAtomic, writeSet } from "../io/files.js";
+import { type FileSpec, ensureDir, readInput, recover, sameContent, tidy, withLock, writeFileAtomic, writeSet } from "../io/files.js";
 import { loadCnf } from "../io/cnf-file.js";
 import { planRole } from "../core/profile.js";
 import { AGENTS_FOLDER, STANZA_FILE } from "./fleet.js";
@@ -251,11 +251,7 @@ function sameFile(path: string, data: string | Uint8Array, mode: number | undefi
   }
   if (!st.isFile()) return "differs";
   if (mode !== undefined && (st.mode & 0o777) !== mode) return "differs";
-  try {
-    return readFileSync(path).equals(Buffer.from(data)) ? "same" : "differs";
-  } catch {
-    return "differs";
-  }
+  return sameContent(path, typeof data === "string" ? Buffer.from(data) : data) ? "same" : "differs";
 }
 
 /**
@@ -276,10 +272,13 @@ export async function writeBundle(cwd: string, out: string, sets: OutSet[], docs
   }
   await ensureDir(out);
   await withLock(out, async () => {
-    recover(out);
+    // What killed runs left: in every folder the bundle writes in, whether or not it changes this time.
+    for (const dir of new Set([out, ...sets.map((s) => dirname(s.dir)), ...docs.map((d) => dirname(d.path))])) recover(dir);
     for (const [i, s] of sets.entries()) {
-      if (setState[i]!.every((st) => st === "same")) continue;
-      recover(dirname(s.dir));
+      if (setState[i]!.every((st) => st === "same")) {
+        await tidy(s.dir);
+        continue;
+      }
       await writeSet(s.dir, s.files, { force: true });
     }
     for (const [i, d] of docs.entries()) {

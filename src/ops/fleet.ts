@@ -27,7 +27,7 @@ import { AGENTS_FOLDER, STANZA_FILE, type Schema, type Settings, roleSettings } 
 export { AGENTS_FOLDER, STANZA_FILE };
 import { editYaml } from "../core/yaml-edit.js";
 import { loadCnf } from "../io/cnf-file.js";
-import { CERT_MODE, type FileSpec, KEY_MODE, existing, readInput, recover, withLock, writeSet } from "../io/files.js";
+import { CERT_MODE, type FileSpec, KEY_MODE, existing, readInput, recover, tidy, withLock, writeSet } from "../io/files.js";
 import type { PassphraseSource } from "../io/passphrase.js";
 import { type CaSummary, type LoadedCa, caSummary, loadCa } from "./ca.js";
 import { type FileResult, type InitResult, chooseCnf, leafRequest } from "./init.js";
@@ -136,6 +136,8 @@ export async function issueFleet(opts: FleetOptions, pool?: KeyPool): Promise<Fl
   const agentsDir = join(out, AGENTS_FOLDER);
   const results: FleetHost[] = [];
   const pending: Pending[] = [];
+  /** Host folders left as they are: only what killed runs left in them is cleaned. */
+  const skipped: string[] = [];
   const deploy = opts.deployDir;
 
   for (const h of hosts) {
@@ -144,7 +146,7 @@ export async function issueFleet(opts: FleetOptions, pool?: KeyPool): Promise<Fl
     const failHost = (reason: string) => Object.assign(result, { status: "failed" as const, reason });
     const folderProblem = hostFolderProblem(h.host);
     if (folderProblem) {
-      failHost(`host name ${folderProblem}, so it cannot name a folder`);
+      failHost(`host name ${folderProblem}, so it cannot name a folder (inventory line ${h.where.line})`);
       continue;
     }
     const { san, problem } = sanFromAddress(h.address);
@@ -187,6 +189,7 @@ export async function issueFleet(opts: FleetOptions, pool?: KeyPool): Promise<Fl
       const clash = existing([paths.key, paths.csr, paths.crt]);
       if (clash.length) {
         Object.assign(result, { status: "skipped" as const, reason: `already issued (${clash.map((c) => basename(c)).join(", ")}); --force re-issues` });
+        skipped.push(dir);
         continue;
       }
     }
@@ -235,44 +238,48 @@ export async function issueFleet(opts: FleetOptions, pool?: KeyPool): Promise<Fl
   opts.onProgress?.(done, total, "");
   const issuer = { name: ca.subjectDer, serial: ca.serial, keyIdentifier: ca.keyIdentifier, privateKey: ca.privateKey! };
 
-  await withLock(out, async () => {
-    recover(out);
-    recover(agentsDir);
-    const writes: Promise<void>[] = [];
-    for (const p of pending) {
-      const r = p.result;
-      let key: KeyObject;
-      try {
-        key = await pool.take();
-      } catch (err) {
-        Object.assign(r, { status: "failed" as const, reason: `key generation failed: ${(err as Error).message}` });
-        tick(r.host);
-        continue;
+  for (const dir of skipped) await tidy(dir);
+  // Nothing to write (every host skipped or failed): no folder or lock is made either.
+  if (pending.length) {
+    await withLock(out, async () => {
+      recover(out);
+      recover(agentsDir);
+      const writes: Promise<void>[] = [];
+      for (const p of pending) {
+        const r = p.result;
+        let key: KeyObject;
+        try {
+          key = await pool.take();
+        } catch (err) {
+          Object.assign(r, { status: "failed" as const, reason: `key generation failed: ${(err as Error).message}` });
+          tick(r.host);
+          continue;
+        }
+        let files: FileSpec[];
+        try {
+          files = issueHost(p, key, issuer, opts.days, r);
+        } catch (err) {
+          Object.assign(r, { status: "failed" as const, reason: err instanceof Error ? err.message : String(err) });
+          tick(r.host);
+          continue;
+        }
+        writes.push(
+          writeSet(r.dir, files, { force: opts.force }).then(
+            () => {
+              r.status = "issued";
+              tick(r.host);
+            },
+            (err: unknown) => {
+              Object.assign(r, { status: "failed" as const, reason: err instanceof Error ? err.message : String(err) });
+              for (const k of ["serial", "notBefore", "notAfter", "fingerprint", "keyFingerprint"] as const) delete r[k];
+              tick(r.host);
+            },
+          ),
+        );
       }
-      let files: FileSpec[];
-      try {
-        files = issueHost(p, key, issuer, opts.days, r);
-      } catch (err) {
-        Object.assign(r, { status: "failed" as const, reason: err instanceof Error ? err.message : String(err) });
-        tick(r.host);
-        continue;
-      }
-      writes.push(
-        writeSet(r.dir, files, { force: opts.force }).then(
-          () => {
-            r.status = "issued";
-            tick(r.host);
-          },
-          (err: unknown) => {
-            Object.assign(r, { status: "failed" as const, reason: err instanceof Error ? err.message : String(err) });
-            for (const k of ["serial", "notBefore", "notAfter", "fingerprint", "keyFingerprint"] as const) delete r[k];
-            tick(r.host);
-          },
-        ),
-      );
-    }
-    await Promise.all(writes);
-  });
+      await Promise.all(writes);
+    });
+  }
   const c = counts();
   return { ok: c.failed === 0, dryRun: false, ...base, hosts: results, counts: c, elapsedMs: Date.now() - started, ...(warnings.length ? { warnings } : {}) };
 }

@@ -24,15 +24,14 @@ import { failure, usageError } from "../core/errors.js";
 import { EXTENSION_OIDS, type EncodedExtension, encodeExtensions, find, readExtensionSection } from "../core/extensions.js";
 import { makeCertificate, randomSerial, spkiDer } from "../core/issue.js";
 import { colonHex } from "../core/keys.js";
-import { parsePem, toPem } from "../core/pem.js";
+import { parsePem, pemProblemText, toPem } from "../core/pem.js";
 import { DEFAULT_EXTENSIONS_SECTION } from "../core/profile.js";
 import { type San, formatSan, mergeSans, sanKey } from "../core/san.js";
 import { rawExtensions } from "../core/x509-raw.js";
 import { loadCnf } from "../io/cnf-file.js";
-import { readInput, withLock } from "../io/files.js";
+import { readInput, recover, withLock, writeFileAtomic } from "../io/files.js";
 import type { PassphraseSource } from "../io/passphrase.js";
-import { readPrivateKey, requirePrivateMode } from "../io/private-key.js";
-import { replaceFile } from "../io/replace.js";
+import { readPrivateKey } from "../io/private-key.js";
 import { CA_FOLDER, type CaSummary, type LoadedCa, caSummary, keyBeside, loadCa, sameKey } from "./ca.js";
 
 export interface RenewOptions {
@@ -77,16 +76,18 @@ export interface RenewResult {
 const NAMES: Record<string, string> = Object.fromEntries(Object.entries(EXTENSION_OIDS).map(([n, o]) => [o, n]));
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex").toUpperCase();
 
-function readCert(path: string): { info: CertInfo; pem: string } {
+function readCert(path: string): { info: CertInfo; pem: string; bytes: Buffer } {
   const input = readInput(path, "certificate");
-  const { blocks } = parsePem(input.text);
+  if (input.bytes.length === 0) throw usageError(`${path}: the file is empty`, "pass the .crt file to renew");
+  const { blocks, problem } = parsePem(input.text);
   const certs = blocks.filter((b) => b.label === "CERTIFICATE");
   if (certs.length === 0) {
-    throw usageError(`${path}: no PEM certificate in it${blocks.length ? ` (found ${blocks.map((b) => b.label).join(", ")})` : ""}`, "pass the .crt file to renew");
+    const why = blocks.length ? ` (found ${blocks.map((b) => b.label).join(", ")})` : problem.kind !== "none" ? ` (${pemProblemText(problem)})` : "";
+    throw usageError(`${path}: no PEM certificate in it${why}`, "pass the .crt file to renew");
   }
   if (certs.length > 1) throw usageError(`${path}: holds ${certs.length} certificates`, "renew one certificate per file");
   try {
-    return { info: readCertificate(certs[0]!.der), pem: toPem("CERTIFICATE", certs[0]!.der) };
+    return { info: readCertificate(certs[0]!.der), pem: toPem("CERTIFICATE", certs[0]!.der), bytes: input.bytes };
   } catch (err) {
     throw usageError(`${path}: ${(err as Error).message}`);
   }
@@ -120,7 +121,7 @@ function nearbyCas(certPath: string): string[] {
 
 export async function renewCertificate(opts: RenewOptions): Promise<RenewResult> {
   const certPath = resolve(opts.cwd, opts.cert);
-  const { info, pem } = readCert(certPath);
+  const { info, pem, bytes: original } = readCert(certPath);
   const publicKey = createPublicKey({ key: Buffer.from(info.publicKey.spki), format: "der", type: "spki" });
   const selfSigned = Buffer.from(info.subjectDer).equals(Buffer.from(info.issuerDer ?? [])) && signedBy(pem, publicKey);
 
@@ -137,8 +138,8 @@ export async function renewCertificate(opts: RenewOptions): Promise<RenewResult>
   let privateKey: KeyObject | undefined;
   let keySource: RenewResult["key"]["source"] = opts.key ? "--key" : "beside the certificate";
   if (opts.key || existsSync(keyPath)) {
-    if (selfSigned) requirePrivateMode(keyPath, "key");
-    privateKey = (await readPrivateKey(keyPath, opts.key ? "--key" : "key", opts.passphrase)).key;
+    // A self-signed certificate is signed with this key: it must be private to its owner.
+    privateKey = (await readPrivateKey(keyPath, opts.key ? "--key" : "key", opts.passphrase, { requirePrivate: selfSigned })).key;
     if (!sameKey(spkiDer(privateKey), info.publicKey.spki)) {
       throw failure(`${keyPath} is not the key of ${certPath}`, opts.key ? "pass the key the certificate was made for" : "pass the right one with --key");
     }
@@ -292,7 +293,16 @@ export async function renewCertificate(opts: RenewOptions): Promise<RenewResult>
   if (!sameKey(check.publicKey.spki, info.publicKey.spki) || !signedBy(newPem, ca ? ca.publicKey : publicKey)) {
     throw new Error("renew: the new certificate does not verify");
   }
-  await withLock(dirname(certPath), async () => replaceFile(certPath, newPem, 0o444, { replaceSymlink: opts.force }));
+  // Under the folder's lock (a re-issue of the set takes it too), after removing what killed
+  // runs left there; a certificate that changed since it was read (renewed or re-issued
+  // meanwhile, perhaps with a new key) is not overwritten with one made from the old.
+  await withLock(dirname(certPath), async () => {
+    recover(dirname(certPath));
+    if (!readInput(certPath, "certificate").bytes.equals(original)) {
+      throw failure(`${certPath} changed while it was being renewed (another skycert run replaced it)`, "run the same renew again");
+    }
+    await writeFileAtomic(certPath, newPem, { mode: 0o444, force: opts.force, exactMode: true });
+  });
   result.after = {
     serial: hex(serial),
     notBefore: notBefore.toISOString(),
