@@ -32,7 +32,7 @@ import { loadCnf } from "../io/cnf-file.js";
 import { readInput, recover, withLock, writeFileAtomic } from "../io/files.js";
 import type { PassphraseSource } from "../io/passphrase.js";
 import { readPrivateKey } from "../io/private-key.js";
-import { CA_FOLDER, type CaSummary, type LoadedCa, caSummary, keyBeside, loadCa, sameKey } from "./ca.js";
+import { CA_FOLDER, type CaSummary, type LoadedCa, caSummary, findCaCert, keyBeside, loadCa, sameKey } from "./ca.js";
 
 export interface RenewOptions {
   cwd: string;
@@ -161,16 +161,18 @@ export async function renewCertificate(opts: RenewOptions): Promise<RenewResult>
     ca = await loadCa(opts.ca, opts.cwd, { needKey: false });
   } else {
     for (const dir of nearbyCas(certPath)) {
+      let caCert: string;
       try {
-        const candidate = await loadCa(dir, opts.cwd, { needKey: false });
-        if (signedBy(pem, candidate.publicKey)) {
-          ca = candidate;
-          found = "beside the certificate";
-          break;
-        }
+        caCert = findCaCert(dir, opts.cwd);
+        const block = parsePem(readInput(caCert, "--ca certificate").text).blocks.find((b) => b.label === "CERTIFICATE");
+        if (!block || !signedBy(pem, new X509Certificate(block.der).publicKey)) continue;
       } catch {
-        /* not a usable CA folder: keep looking */
+        continue; // not a CA folder: keep looking
       }
+      // The CA that signed it: why it cannot be used (a key others can read, an expired CA) is the answer.
+      ca = await loadCa(caCert, opts.cwd, { needKey: false });
+      found = "beside the certificate";
+      break;
     }
     if (!ca) {
       throw usageError(
