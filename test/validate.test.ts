@@ -119,7 +119,9 @@ describe("validate's output contract", () => {
       expect(typeof c.message).toBe("string");
       if (c.status === "fail" || c.status === "warn") expect(c.remedy).toMatch(/\S/);
     }
-    expect(r.stderr).toBe("skycert: error: 2 checks failed (san-coverage, handshake)\n");
+    const first = json.checks.find((c: { status: string }) => c.status === "fail");
+    expect(first.message).toContain("10.9.9.9");
+    expect(r.stderr).toBe(`skycert: error: 2 checks failed (san-coverage, handshake); first: ${first.message}\n`);
   });
 
   it("a large --json result reaches a slow pipe whole", () => {

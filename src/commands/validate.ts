@@ -98,8 +98,10 @@ Exit codes:
       // (beyond 64 KiB): wait until stdout has flushed everything written so far.
       await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
       if (!result.ok) {
-        const failed = [...new Set(result.checks.filter((c) => c.status === "fail").map((c) => c.id))];
-        throw failure(`${result.summary.fail} check${result.summary.fail === 1 ? "" : "s"} failed (${failed.join(", ")})`);
+        const failures = result.checks.filter((c) => c.status === "fail");
+        const failed = [...new Set(failures.map((c) => c.id))];
+        // The first failure's message names its file, setting or host; the table above has the rest.
+        throw failure(`${result.summary.fail} check${result.summary.fail === 1 ? "" : "s"} failed (${failed.join(", ")}); first: ${failures[0]?.message ?? "see above"}`);
       }
     });
 }
