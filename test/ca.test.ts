@@ -12,21 +12,13 @@ import { parse as parseYaml } from "yaml";
 import { skydiveHandshake } from "../src/io/handshake.js";
 import { goHandshake } from "./helpers/go-peer.js";
 import { skycertInPty } from "./helpers/pty.js";
-import { type Run, ok, openssl, scratch, skycert } from "./helpers/run.js";
+import { ok, oneLine, openssl, scratch, skycert } from "./helpers/run.js";
 
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
 const x509 = (p: string, ...args: string[]) => ok(openssl(["x509", "-in", p, "-noout", ...args]), `openssl x509 ${args.join(" ")}`).stdout;
 const read = (p: string) => readFileSync(p, "utf8");
 
 /** The error contract: one line on stderr, no stack trace. */
-function oneLine(r: Run, code: number): string {
-  expect(r.code, r.stderr).toBe(code);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  return lines[0]!;
-}
-
 const dir = scratch("skycert-ca-");
 const ca = { crt: join(dir, "pki", "ca", "skydive-ca.crt"), key: join(dir, "pki", "ca", "skydive-ca.key") };
 const analyzer = { crt: join(dir, "pki", "analyzer", "analyzer.domain.com.crt"), key: join(dir, "pki", "analyzer", "analyzer.domain.com.key"), csr: join(dir, "pki", "analyzer", "analyzer.domain.com.csr") };

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { goHandshake } from "./helpers/go-peer.js";
 import { recipe } from "./helpers/recipe.js";
-import { type Run, SEED_CNF, SHARED, ok, openssl, scratch, skycert } from "./helpers/run.js";
+import { SEED_CNF, SHARED, ok, oneLine, openssl, scratch, skycert } from "./helpers/run.js";
 
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
 const read = (p: string) => readFileSync(p, "utf8");
@@ -24,14 +24,6 @@ function unchangedPart(p: string): string {
     .replace(/Serial Number:\n.*\n/, "Serial Number: <serial>\n")
     .replace(/Not (Before|After) ?: .*/g, "Not $1: <date>")
     .replace(/(Signature Value:\n)(\s+[0-9a-f:]+\n)+/, "$1<signature>\n");
-}
-
-function oneLine(r: Run, code: number): string {
-  expect(r.code, r.stderr).toBe(code);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  return lines[0]!;
 }
 
 const dir = scratch("skycert-renew-");

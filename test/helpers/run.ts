@@ -7,7 +7,7 @@ import { type SpawnSyncOptions, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll } from "vitest";
+import { afterAll, expect } from "vitest";
 import { recordStreams } from "./streams.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -59,4 +59,18 @@ export function scratch(prefix = "skycert-test-"): string {
 export function ok(r: Run, what = "command"): Run {
   if (r.code !== 0) throw new Error(`${what} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return r;
+}
+
+/**
+ * The one line a failed run printed on stderr, for the error contract: the exit
+ * code is `code`, stderr is exactly one line ending in a line break, and no
+ * stack trace came with it.
+ */
+export function oneLine(r: Run, code: number): string {
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.stderr.endsWith("\n"), r.stderr).toBe(true);
+  const lines = r.stderr.slice(0, -1).split("\n");
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  return lines[0]!;
 }
