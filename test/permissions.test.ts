@@ -5,10 +5,10 @@
  * through a symlink, at file or folder level: without --force it refuses, with
  * --force it replaces the link itself and leaves what the link points to as it was.
  */
-import { lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { BIN, ok, openssl, scratch, sh, skycert, tool } from "./helpers/run.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { BIN, ok, oneLine, openssl, scratch, sh, skycert, tool } from "./helpers/run.js";
 import { snapshot } from "./helpers/tree.js";
 
 const mode = (p: string) => (lstatSync(p).mode & 0o777).toString(8);
@@ -152,5 +152,48 @@ describe("never through a symlink", () => {
     expect(readFileSync(join(dir, "skydive.yml.bak"), "utf8")).toContain("# changed by hand");
     expect(snapshot(outside)).toEqual(outsideBefore);
     expect(statSync(join(dir, "agent", "agent2.key")).mode & 0o777).toBe(0o400);
+  });
+});
+
+describe("a CA key that group or others can read is refused, with the chmod 400 remedy, and nothing is written", () => {
+  const dir = scratch("skycert-ca-mode-");
+  const caKey = join(dir, "pki", "ca", "skydive-ca.key");
+  const leaf = join(dir, "pki", "agent", "agent.domain.com.crt");
+  const commands: [string, string[]][] = [
+    ["init analyzer --ca", ["init", "analyzer", "--ca", "pki", "--out", "out"]],
+    ["init analyzer --ca --dry-run", ["init", "analyzer", "--ca", "pki", "--out", "out", "--dry-run"]],
+    ["renew --ca", ["renew", leaf, "--ca", "pki"]],
+    ["renew, the CA found beside the certificate", ["renew", leaf]],
+    ["a fleet run", ["init", "agent", "--ca", "pki", "--inventory", "hosts.ini", "--out", "out", "--bits", "2048"]],
+  ];
+
+  beforeAll(() => {
+    ok(skycert(["init", "ca", "--out", "pki", "--bits", "2048"], { cwd: dir }));
+    ok(skycert(["init", "agent", "--ca", "pki", "--out", "pki"], { cwd: dir }));
+    writeFileSync(join(dir, "hosts.ini"), "[agents]\nh1 ansible_host=10.9.0.1\n");
+  });
+
+  it.each([0o440, 0o404, 0o444, 0o640, 0o604, 0o410].map((m) => [m.toString(8), m] as const))("mode 0%s", (_octal, m) => {
+    chmodSync(caKey, m);
+    try {
+      for (const [name, args] of commands) {
+        const before = snapshot(dir);
+        const line = oneLine(skycert(args, { cwd: dir }), 1);
+        expect(line, name).toBe(
+          `skycert: error: CA key ${caKey} is ${m & 0o044 ? "readable" : "accessible"} by group or others (mode 0${m.toString(8)}); skycert refuses to use it (fix: chmod 400 ${caKey}, and check who may have copied it)`,
+        );
+        expect(snapshot(dir), name).toEqual(before);
+      }
+    } finally {
+      chmodSync(caKey, 0o400);
+    }
+  });
+
+  it("0400 and 0600 are accepted", () => {
+    for (const m of [0o400, 0o600]) {
+      chmodSync(caKey, m);
+      ok(skycert(["renew", leaf, "--ca", "pki"], { cwd: dir }), `mode ${m.toString(8)}`);
+    }
+    chmodSync(caKey, 0o400);
   });
 });
