@@ -74,9 +74,15 @@ function openssl(argv) {
   return r.status === 0 ? r.stdout : undefined;
 }
 
+/** Output of a run, killed or not, never holds key material (the test suite's leak scan does not see these streams). */
+function noSecrets(text, what) {
+  if (text.includes("PRIVATE KEY-----")) fail(`${what} printed a PEM private-key marker`);
+}
+
 /** skycert run to completion; a failure is a violation. */
 function skycert(argv, what) {
   const r = spawnSync(process.execPath, [BIN, ...argv], { encoding: "utf8", env: ENV, cwd: DIR });
+  noSecrets(r.stdout + r.stderr, what);
   if (r.status !== 0) fail(`${what} (${argv.join(" ")}) exited ${r.status}: ${r.stderr.trim()}`);
   return r;
 }
@@ -333,8 +339,10 @@ const hasOperatorFiles = (dir) => existsSync(join(dir, "notes.txt")) && existsSy
 function runAndKill(argv, { delayMs, afterLockMs }, lockDir) {
   return new Promise((resolveRun) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [BIN, ...argv], { cwd: DIR, stdio: ["ignore", "ignore", "pipe"], env: ENV });
+    const child = spawn(process.execPath, [BIN, ...argv], { cwd: DIR, stdio: ["ignore", "pipe", "pipe"], env: ENV });
     let stderr = "";
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     let timer;
     let watcher;
@@ -346,9 +354,10 @@ function runAndKill(argv, { delayMs, afterLockMs }, lockDir) {
     } else {
       timer = setTimeout(kill, delayMs);
     }
-    child.on("exit", (code, signal) => {
+    child.on("close", (code, signal) => {
       clearTimeout(timer);
       watcher?.close();
+      noSecrets(stdout + stderr, `run ${argv.join(" ")}`);
       resolveRun({ code, signal, stderr, ms: Date.now() - started });
     });
   });
