@@ -197,3 +197,21 @@ describe("a CA key that group or others can read is refused, with the chmod 400 
     chmodSync(caKey, 0o400);
   });
 });
+
+describe("a set folder its owner made read-only", () => {
+  // As root every folder is writable: run as nobody (setpriv), like test/hostile.test.ts.
+  const asNobody = tool("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, BIN, "--version"]).code === 0;
+  const nobody = (args: string[], cwd: string) => tool("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, BIN, ...args], { cwd, env: { NO_COLOR: "1" } });
+
+  it.skipIf(!asNobody)("chmod 500: --force replaces the set, and nothing is left behind (the folder moved aside is made writable to be removed)", () => {
+    const dir = scratch();
+    chmodSync(dir, 0o777);
+    ok(nobody(["init", "agent", "--out", "out"], dir));
+    const before = readFileSync(files(join(dir, "out")).crt, "utf8");
+    chmodSync(join(dir, "out", "agent"), 0o500);
+    ok(nobody(["init", "agent", "--out", "out", "--force"], dir));
+    expect(readFileSync(files(join(dir, "out")).crt, "utf8")).not.toBe(before);
+    expect(readdirSync(join(dir, "out")).sort()).toEqual(["agent", "skydive.yml"]);
+    expectSet(join(dir, "out"));
+  });
+});

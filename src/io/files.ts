@@ -11,7 +11,7 @@
  *   too while it is replaced, so that renew (which replaces one file of a set
  *   under that folder's lock) and a re-issue of the set take turns.
  */
-import { closeSync, constants, existsSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, constants, existsSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { type FileHandle, chmod, link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SkycertError, failure, usageError } from "../core/errors.js";
@@ -243,11 +243,15 @@ export async function writeSet(dir: string, files: readonly FileSpec[], opts: { 
       await rename(stage, dir);
     } else if (current.isDirectory()) {
       // Under the folder's own lock (renew replaces files in it under that lock), after removing
-      // what killed runs left in it; the lock is carried into the new folder by the swap.
-      await withLock(dir, async () => {
-        recover(dir);
-        await swapInto(dir, stage, new Set(files.map((f) => basename(f.path))));
-      });
+      // what killed runs left in it; the lock is carried into the new folder by the swap. A folder
+      // this user cannot write in holds no lock, nor anything renew could be writing: swapped as is.
+      const swap = () => swapInto(dir, stage, new Set(files.map((f) => basename(f.path))));
+      if (writable(dir)) {
+        await withLock(dir, async () => {
+          recover(dir);
+          await swap();
+        });
+      } else await swap();
     } else if (current.isSymbolicLink() && opts.force) {
       await swapInto(dir, stage, new Set(), false);
     } else {
@@ -259,6 +263,15 @@ export async function writeSet(dir: string, files: readonly FileSpec[], opts: { 
     throw fsError(err, dir, "write");
   } finally {
     temporaries.delete(stage);
+  }
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -284,6 +297,8 @@ async function swapInto(dir: string, stage: string, owned: Set<string>, carry = 
   await rename(dir, old);
   await rename(stage, dir);
   for (const name of subdirs) await rename(join(old, name), join(dir, name));
+  // A folder its owner made read-only (chmod 500) cannot be emptied until it is writable again.
+  await chmod(old, KEY_DIR_MODE).catch(() => undefined);
   await rm(old, { recursive: true, force: true });
   temporaries.delete(old);
 }
@@ -414,6 +429,11 @@ function restoreOld(old: string): void {
     // The swap completed: move back any sub-folder that had not been carried over yet.
     for (const entry of readdirSync(old, { withFileTypes: true })) {
       if (entry.isDirectory() && !existsSync(join(target, entry.name))) renameSync(join(old, entry.name), join(target, entry.name));
+    }
+    try {
+      chmodSync(old, KEY_DIR_MODE); // (see swapInto)
+    } catch {
+      /* not ours to change: rmSync says why */
     }
     rmSync(old, { recursive: true, force: true });
   } else {
