@@ -11,7 +11,7 @@
  *   too while it is replaced, so that renew (which replaces one file of a set
  *   under that folder's lock) and a re-issue of the set take turns.
  */
-import { accessSync, chmodSync, closeSync, constants, existsSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { type FileHandle, chmod, link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SkycertError, failure, usageError } from "../core/errors.js";
@@ -266,6 +266,23 @@ export async function writeSet(dir: string, files: readonly FileSpec[], opts: { 
   }
 }
 
+/**
+ * A folder moved aside that its owner had made read-only (chmod 500) cannot be
+ * emptied until it is writable again. Changed through a descriptor opened with
+ * O_NOFOLLOW, so a symlink (one replaced with --force) is never followed to its target.
+ */
+function makeRemovable(old: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(old, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    fchmodSync(fd, KEY_DIR_MODE);
+  } catch {
+    /* a symlink, or not ours to change: the removal says why */
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 function writable(dir: string): boolean {
   try {
     accessSync(dir, constants.W_OK);
@@ -297,8 +314,7 @@ async function swapInto(dir: string, stage: string, owned: Set<string>, carry = 
   await rename(dir, old);
   await rename(stage, dir);
   for (const name of subdirs) await rename(join(old, name), join(dir, name));
-  // A folder its owner made read-only (chmod 500) cannot be emptied until it is writable again.
-  await chmod(old, KEY_DIR_MODE).catch(() => undefined);
+  makeRemovable(old);
   await rm(old, { recursive: true, force: true });
   temporaries.delete(old);
 }
@@ -430,11 +446,7 @@ function restoreOld(old: string): void {
     for (const entry of readdirSync(old, { withFileTypes: true })) {
       if (entry.isDirectory() && !existsSync(join(target, entry.name))) renameSync(join(old, entry.name), join(target, entry.name));
     }
-    try {
-      chmodSync(old, KEY_DIR_MODE); // (see swapInto)
-    } catch {
-      /* not ours to change: rmSync says why */
-    }
+    makeRemovable(old);
     rmSync(old, { recursive: true, force: true });
   } else {
     renameSync(old, target);
