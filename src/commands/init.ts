@@ -157,22 +157,10 @@ ${EXIT_CODES}
         try {
           result = await issueFleet(
             {
-              cwd: process.cwd(),
+              ...roleOptions(flags, bits, days, passphraseSource),
               inventory: flags.inventory!,
               ca: flags.ca!,
-              cnf: flags.cnf,
-              out: flags.out,
-              bits,
-              days,
-              cn: flags.cn,
-              sans: flags.san ?? [],
-              extensions: flags.extensions,
-              stem: flags.stem,
               deployDir: flags.deployDir,
-              schema: flags.schema,
-              force: Boolean(flags.force),
-              dryRun: Boolean(flags.dryRun),
-              passphrase: passphraseSource(flags.passphraseFile, (p) => resolve(p)),
               onProgress: bar ? (done, total, host) => bar.update(done, total, host) : undefined,
             },
             pool,
@@ -203,27 +191,34 @@ ${EXIT_CODES}
       ]);
       const result = await initRoles(
         {
+          ...roleOptions(flags, bits, days, passphraseSource),
           roles,
-          cwd: process.cwd(),
-          cnf: flags.cnf,
-          out: flags.out,
           config: flags.config,
-          bits,
-          days,
-          cn: flags.cn,
-          sans: flags.san ?? [],
-          extensions: flags.extensions,
-          stem: flags.stem,
-          force: Boolean(flags.force),
-          dryRun: Boolean(flags.dryRun),
           ca: flags.ca,
-          schema: flags.schema,
           inventory: flags.inventory,
-          passphrase: passphraseSource(flags.passphraseFile, (p) => resolve(p)),
         },
         keys,
       );
       render(result, initView, { json });
       await flushStdout();
     });
+}
+
+/** What a role run and a fleet run take alike from the flags. */
+function roleOptions(flags: InitFlags, bits: number, days: number, passphraseSource: typeof import("../io/passphrase.js").passphraseSource) {
+  return {
+    cwd: process.cwd(),
+    cnf: flags.cnf,
+    out: flags.out,
+    bits,
+    days,
+    cn: flags.cn,
+    sans: flags.san ?? [],
+    extensions: flags.extensions,
+    stem: flags.stem,
+    schema: flags.schema,
+    force: Boolean(flags.force),
+    dryRun: Boolean(flags.dryRun),
+    passphrase: passphraseSource(flags.passphraseFile, (p) => resolve(p)),
+  };
 }
