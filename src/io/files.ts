@@ -122,11 +122,25 @@ export function readInput(path: string, label: string, maxBytes = 4 * 1024 * 102
 export function readRegularFile(path: string, maxBytes: number): { kind: "ok"; bytes: Buffer } | { kind: "not-regular" } | { kind: "too-large" } {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    if (!fstatSync(fd).isFile()) return { kind: "not-regular" };
-    const buf = Buffer.alloc(maxBytes + 1);
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { kind: "not-regular" };
+    if (st.size > maxBytes) return { kind: "too-large" };
+    // Sized from fstat (a fleet reads hundreds of small files), growing only if the file does,
+    // and never past the limit.
+    let buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, st.size + 1));
     let n = 0;
-    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
-    return n > maxBytes ? { kind: "too-large" } : { kind: "ok", bytes: buf.subarray(0, n) };
+    for (;;) {
+      if (n === buf.length) {
+        if (buf.length > maxBytes) break;
+        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      if (r <= 0) break;
+      n += r;
+    }
+    return n > maxBytes ? { kind: "too-large" } : { kind: "ok", bytes: Buffer.from(buf.subarray(0, n)) };
   } finally {
     closeSync(fd);
   }
