@@ -21,6 +21,9 @@ import { describe, expect, it } from "vitest";
 import { BIN, ROOT, SHARED, ok, openssl, scratch, skycert, tool } from "./helpers/run.js";
 import { recordStreams, registerSecret } from "./helpers/streams.js";
 import { snapshot } from "./helpers/tree.js";
+import { STRACE, changesOf, tracedRun } from "./helpers/strace.js";
+
+const changesOfChanged = (trace: string) => changesOf(trace, true);
 
 const MANIFEST = join(SHARED, "skydive", "kubernetes-skydive.yaml");
 const STEM = "agent.domain.com";
@@ -84,32 +87,6 @@ describe("kill -9 at random moments (scripts/kill-loop.mjs --command ..., 10 run
  * the writer's file-system changes; then, from the same starting folder each
  * time, a run is killed by strace on entering each change in turn.
  */
-const STRACE = tool("strace", ["-f", "-qq", "-o", "/dev/null", "true"]).code === 0;
-const CHANGES = "rename,renameat,renameat2,link,linkat,unlink,unlinkat,rmdir,mkdir,mkdirat";
-const SWEEP_ENV = { UV_THREADPOOL_SIZE: "1", SKYCERT_LOCK_WAIT_MS: "2000" };
-
-function traced(args: string[], cwd: string, straceArgs: string[]) {
-  return tool("strace", ["-f", "-qq", "-e", `trace=${CHANGES}`, ...straceArgs, process.execPath, BIN, ...args], { cwd, env: SWEEP_ENV });
-}
-
-/**
- * Each change as its system call and its rank among that thread's calls of it
- * (strace counts them per thread and per call, failed ones included). Calls that
- * failed changed nothing (mkdir of a folder that exists): they are not kill points.
- */
-function changesOf(trace: string): { call: string; rank: number; line: string }[] {
-  const ranks = new Map<string, number>();
-  return trace
-    .split("\n")
-    .map((line) => /^(\d+) +(\w+)\(/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => {
-      const key = `${m[1]} ${m[2]}`;
-      ranks.set(key, (ranks.get(key) ?? 0) + 1);
-      return { call: m[2]!, rank: ranks.get(key)!, line: m.input };
-    })
-    .filter((c) => !/ = -1 E/.test(c.line));
-}
 
 interface Unit {
   /** Path under the working folder. */
@@ -146,15 +123,15 @@ function sweep(w: Writer): string[] {
   const previous = Object.fromEntries(w.units.map((u) => [u.path, existsSync(join(base, u.path)) ? u.read(join(base, u.path)) : undefined]));
   reset();
   const traceFile = join(work, "reference.trace");
-  ok(traced(w.args, cur, ["-o", traceFile]), "reference run");
+  ok(tracedRun(w.args, cur, ["-o", traceFile]), "reference run");
   const reference = w.reference ? Object.fromEntries(w.units.map((u) => [u.path, u.read(join(cur, u.path))])) : undefined;
-  const changes = changesOf(readFileSync(traceFile, "utf8"));
+  const changes = changesOfChanged(readFileSync(traceFile, "utf8"));
   expect(changes.length).toBeGreaterThan(3);
   const seen: string[] = [];
   for (const [i, change] of changes.entries()) {
     const at = `change ${i + 1}/${changes.length} (${change.line.replace(/^\d+ +/, "")})`;
     reset();
-    const r = traced(w.args, cur, ["-o", "/dev/null", "-e", `inject=${change.call}:signal=SIGKILL:when=${change.rank}`]);
+    const r = tracedRun(w.args, cur, ["-o", "/dev/null", "-e", `inject=${change.call}:signal=SIGKILL:when=${change.rank}`]);
     expect(r.code, `${at}: not killed: ${r.stderr}`).toBe(128);
     for (const u of w.units) {
       const path = join(cur, u.path);

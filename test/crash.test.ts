@@ -12,6 +12,7 @@ import { recover, withLock } from "../src/io/files.js";
 import { BIN, ROOT, ok, openssl, scratch, skycert, tool } from "./helpers/run.js";
 import { recordStreams } from "./helpers/streams.js";
 import { snapshot } from "./helpers/tree.js";
+import { CHANGES, STRACE, changesOf, tracedRun } from "./helpers/strace.js";
 
 const STEM = { analyzer: "analyzer.domain.com", agent: "agent.domain.com" } as const;
 type Role = keyof typeof STEM;
@@ -61,27 +62,6 @@ describe("kill -9 at random moments (scripts/kill-loop.mjs, 20 runs)", () => {
  * and its rank among that thread's calls of it; with one libuv worker, every
  * asynchronous file operation of init runs on one thread, in a fixed order.
  */
-const STRACE = tool("strace", ["-f", "-qq", "-o", "/dev/null", "true"]).code === 0;
-const CHANGES = "rename,renameat,renameat2,link,linkat,unlink,unlinkat,rmdir,mkdir,mkdirat";
-const SWEEP_ENV = { UV_THREADPOOL_SIZE: "1", SKYCERT_LOCK_WAIT_MS: "2000" };
-
-function tracedRun(args: string[], cwd: string, straceArgs: string[]) {
-  return tool("strace", ["-f", "-qq", "-e", `trace=${CHANGES}`, ...straceArgs, process.execPath, BIN, ...args], { cwd, env: SWEEP_ENV });
-}
-
-/** The changes of one run: system call and its rank on its thread, with the line for messages. */
-function changesOf(trace: string): { call: string; rank: number; line: string }[] {
-  const ranks = new Map<string, number>();
-  return trace
-    .split("\n")
-    .map((line) => /^(\d+) +(\w+)\(/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => {
-      const key = `${m[1]} ${m[2]}`;
-      ranks.set(key, (ranks.get(key) ?? 0) + 1);
-      return { call: m[2]!, rank: ranks.get(key)!, line: m.input };
-    });
-}
 
 describe.skipIf(!STRACE)("kill -9 at every file-system change of init (strace)", () => {
   /**
