@@ -11,6 +11,7 @@ import { SkycertError } from "./errors.js";
 import { EXTENDED_KEY_USAGES, EXTENSION_OIDS, KEY_USAGES, type KeyUsage } from "./extensions.js";
 import { colonHex } from "./keys.js";
 import { type San, bytesToIp, ipToBytes } from "./san.js";
+import { versionAndSerial } from "./x509-raw.js";
 
 declare const require: NodeJS.Require | undefined;
 let x509lib: typeof X509 | undefined;
@@ -200,38 +201,6 @@ function parseFailure(what: string, err: unknown): SkycertError {
   return new SkycertError(`not a valid ${what} (${detail})`);
 }
 
-/**
- * The start of a DER certificate's TBS: its version ([0] EXPLICIT INTEGER, absent
- * for v1) and the serial INTEGER's content octets, exactly as encoded.
- */
-function tbsHead(der: Uint8Array): { version: number | undefined; serial: Uint8Array | undefined } {
-  let i = 0;
-  const header = (): { tag: number; len: number } | undefined => {
-    const tag = der[i++];
-    let len = der[i++];
-    if (tag === undefined || len === undefined) return undefined;
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      if (n > 4) return undefined;
-      len = 0;
-      for (let k = 0; k < n; k++) len = len * 256 + (der[i++] ?? 0);
-    }
-    return { tag, len };
-  };
-  if (header()?.tag !== 0x30 || header()?.tag !== 0x30) return { version: undefined, serial: undefined };
-  let version = 1;
-  if (der[i] === 0xa0) {
-    header();
-    const v = header();
-    if (v?.tag !== 0x02) return { version: undefined, serial: undefined };
-    version = (der[i] ?? 0) + 1;
-    i += v.len;
-  }
-  const s = header();
-  if (s?.tag !== 0x02 || i + s.len > der.length) return { version, serial: undefined };
-  return { version, serial: der.slice(i, i + s.len) };
-}
-
 /** Parse a DER certificate. Throws SkycertError when the DER is not one. */
 export function readCertificate(der: Uint8Array): CertInfo {
   let cert: X509.X509Certificate;
@@ -242,7 +211,7 @@ export function readCertificate(der: Uint8Array): CertInfo {
     throw parseFailure("X.509 certificate", err);
   }
   try {
-    const head = tbsHead(der);
+    const head = versionAndSerial(der);
     return {
       kind: "certificate",
       der,

@@ -1,12 +1,13 @@
 /**
- * The extensions of a DER certificate exactly as they are encoded, for renew to
- * carry them byte for byte (including ones skycert does not issue itself).
- * A minimal DER walker: definite lengths only, as DER requires.
+ * skycert's one DER walker (definite lengths only, as DER requires), for what
+ * must be read exactly as encoded: extensions renew carries byte for byte, the
+ * version and serial octets validate judges, the identities and key parts a
+ * fleet compares, the signed part of a request, an encrypted key's scheme.
  */
 import { SkycertError } from "./errors.js";
 import type { EncodedExtension } from "./extensions.js";
 
-interface Tlv {
+export interface Tlv {
   tag: number;
   start: number;
   /** First content octet. */
@@ -14,7 +15,7 @@ interface Tlv {
   end: number;
 }
 
-function tlv(der: Uint8Array, at: number, limit: number): Tlv {
+export function tlv(der: Uint8Array, at: number, limit = der.length): Tlv {
   const bad = () => new SkycertError("not a valid DER certificate (truncated or indefinite length)");
   if (at + 2 > limit) throw bad();
   const tag = der[at]!;
@@ -31,7 +32,7 @@ function tlv(der: Uint8Array, at: number, limit: number): Tlv {
   return { tag, start: at, body, end: body + len };
 }
 
-function children(der: Uint8Array, parent: Tlv): Tlv[] {
+export function children(der: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
   for (let at = parent.body; at < parent.end; ) {
     const t = tlv(der, at, parent.end);
@@ -126,4 +127,28 @@ export function rsaPublicOfPrivateKey(der: Uint8Array, pkcs1: boolean): { n: str
   }
   const [, n, e] = children(der, rsa);
   return n && e ? { n: hex(der, n), e: hex(der, e) } : undefined;
+}
+
+/**
+ * A certificate's version ([0] EXPLICIT INTEGER, absent for v1) and its serial
+ * INTEGER's content octets exactly as encoded; undefined where the DER is not
+ * that shape.
+ */
+export function versionAndSerial(der: Uint8Array): { version: number | undefined; serial: Uint8Array | undefined } {
+  try {
+    const tbs = children(der, tlv(der, 0))[0];
+    if (!tbs || tbs.tag !== 0x30) return { version: undefined, serial: undefined };
+    const [first, second] = children(der, tbs);
+    let version = 1;
+    let serial = first;
+    if (first?.tag === 0xa0) {
+      const v = children(der, first)[0];
+      if (!v || v.tag !== 0x02) return { version: undefined, serial: undefined };
+      version = der[v.body]! + 1;
+      serial = second;
+    }
+    return { version, serial: serial?.tag === 0x02 ? der.slice(serial.body, serial.end) : undefined };
+  } catch {
+    return { version: undefined, serial: undefined };
+  }
 }

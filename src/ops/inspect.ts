@@ -12,7 +12,7 @@ import { type CertInfo, readCertificate, readRequest } from "../core/certinfo.js
 import { describeKey, publicKeyFingerprint } from "../core/keys.js";
 import { type PemBlock, parsePem } from "../core/pem.js";
 import { formatSan } from "../core/san.js";
-import { oidText } from "../core/x509-raw.js";
+import { oidText, tlv } from "../core/x509-raw.js";
 import { readInput } from "../io/files.js";
 
 export interface KeySummary {
@@ -183,17 +183,6 @@ function requestSignatureValid(der: Uint8Array, key: KeyObject, hash: string | u
   }
 }
 
-function tlv(der: Uint8Array, at: number): { start: number; body: number; end: number } {
-  let len = der[at + 1]!;
-  let body = at + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let k = 0; k < n; k++) len = len * 256 + der[body + k]!;
-    body += n;
-  }
-  return { start: at, body, end: body + len };
-}
 
 const PBE: Record<string, string> = {
   "1.2.840.113549.1.5.13": "PBES2",
