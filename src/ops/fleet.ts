@@ -21,39 +21,25 @@ import { makeCertificate, makeRequest, randomSerial } from "../core/issue.js";
 import { colonHex, privateKeyPem, publicKeyFingerprint } from "../core/keys.js";
 import { toPem } from "../core/pem.js";
 import { type RolePlan, planRole, validateCommonName } from "../core/profile.js";
-import { type San, formatSan, sanFromAddress } from "../core/san.js";
+import { formatSan, sanFromAddress } from "../core/san.js";
 import { AGENTS_FOLDER, STANZA_FILE, type Schema, type Settings, roleSettings } from "../core/stanza.js";
 
 export { AGENTS_FOLDER, STANZA_FILE };
 import { editYaml } from "../core/yaml-edit.js";
 import { loadCnf } from "../io/cnf-file.js";
 import { CERT_MODE, type FileSpec, KEY_MODE, existing, readInput, recover, tidy, withLock, writeSet } from "../io/files.js";
-import type { PassphraseSource } from "../io/passphrase.js";
 import { type CaSummary, type LoadedCa, caSummary, loadCa } from "./ca.js";
-import { type FileResult, type InitResult, chooseCnf, leafRequest } from "./init.js";
+import { type FileResult, type InitResult, type IssueOptions, chooseCnf, leafRequest } from "./init.js";
 import type { KeyPool } from "./keypool.js";
 
 export const FLEET_GROUP = "agents";
 
-export interface FleetOptions {
-  cwd: string;
+/** `cn`, when given, is every host's common name; by default each host's name. */
+export interface FleetOptions extends IssueOptions {
   inventory: string;
   ca: string;
-  cnf?: string;
-  out: string;
-  bits: number;
-  days: number;
-  /** Common name for every host; default: the host's name. */
-  cn?: string;
-  sans: San[];
-  extensions?: string;
-  stem?: string;
   /** Where the files will live on the hosts; the stanza names paths there. Default: where they are written. */
   deployDir?: string;
-  schema?: Schema;
-  force: boolean;
-  dryRun: boolean;
-  passphrase?: PassphraseSource;
   onProgress?: (done: number, total: number, host: string) => void;
 }
 

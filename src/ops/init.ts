@@ -27,27 +27,31 @@ import { BUNDLED_CNF } from "../paths.js";
 import type { CaSummary, LoadedCa } from "./ca.js";
 
 
-export interface InitOptions {
-  roles: Role[];
+/** What a role run and a fleet run take alike. */
+export interface IssueOptions {
   cwd: string;
   cnf?: string;
   out: string;
-  config?: string;
   bits: number;
   days: number;
   cn?: string;
   sans: San[];
   extensions?: string;
   stem?: string;
-  force: boolean;
-  dryRun: boolean;
-  /** `--ca DIR`: sign with skycert's CA (see ops/ca.ts for what DIR may be). */
-  ca?: string;
   /** `--schema`; default `tls` with --ca, `legacy` without. */
   schema?: Schema;
+  force: boolean;
+  dryRun: boolean;
+  passphrase?: PassphraseSource;
+}
+
+export interface InitOptions extends IssueOptions {
+  roles: Role[];
+  config?: string;
+  /** `--ca DIR`: sign with skycert's CA (see ops/ca.ts for what DIR may be). */
+  ca?: string;
   /** `--inventory FILE` with `init analyzer`: the analyzers group's addresses become SANs. */
   inventory?: string;
-  passphrase?: PassphraseSource;
 }
 
 export interface FileResult {
