@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import type * as X509 from "@peculiar/x509";
 import { SkycertError } from "./errors.js";
-import { EXTENDED_KEY_USAGES, EXTENSION_OIDS, KEY_USAGES, type KeyUsage } from "./extensions.js";
+import { EXTENDED_KEY_USAGES, EXTENSION_OIDS, KEY_USAGES, type KeyUsage, SIGNATURE_ALGORITHMS } from "./oids.js";
 import { colonHex } from "./keys.js";
 import { type San, bytesToIp, ipToBytes } from "./san.js";
 import { versionAndSerial } from "./x509-raw.js";
@@ -97,20 +97,6 @@ export interface CertInfo {
   version?: number;
 }
 
-const SIGNATURES: Record<string, { name: string; hash: string | undefined }> = {
-  "1.2.840.113549.1.1.4": { name: "md5WithRSAEncryption", hash: "MD5" },
-  "1.2.840.113549.1.1.5": { name: "sha1WithRSAEncryption", hash: "SHA-1" },
-  "1.2.840.113549.1.1.11": { name: "sha256WithRSAEncryption", hash: "SHA-256" },
-  "1.2.840.113549.1.1.12": { name: "sha384WithRSAEncryption", hash: "SHA-384" },
-  "1.2.840.113549.1.1.13": { name: "sha512WithRSAEncryption", hash: "SHA-512" },
-  "1.2.840.113549.1.1.10": { name: "rsassaPss", hash: undefined },
-  "1.2.840.10045.4.1": { name: "ecdsa-with-SHA1", hash: "SHA-1" },
-  "1.2.840.10045.4.3.2": { name: "ecdsa-with-SHA256", hash: "SHA-256" },
-  "1.2.840.10045.4.3.3": { name: "ecdsa-with-SHA384", hash: "SHA-384" },
-  "1.2.840.10045.4.3.4": { name: "ecdsa-with-SHA512", hash: "SHA-512" },
-  "1.2.840.10040.4.3": { name: "dsa-with-SHA1", hash: "SHA-1" },
-  "1.3.101.112": { name: "ED25519", hash: undefined },
-};
 
 const EXTENSION_NAMES: Record<string, string> = Object.fromEntries(Object.entries(EXTENSION_OIDS).map(([n, o]) => [o, n]));
 const CURVES: Record<string, string> = { prime256v1: "P-256", secp384r1: "P-384", secp521r1: "P-521" };
@@ -118,12 +104,12 @@ const CURVES: Record<string, string> = { prime256v1: "P-256", secp384r1: "P-384"
 /** From the parser's WebCrypto-style description; unknown algorithms (MD5) arrive as their OID. */
 function signatureInfo(alg: { name: string; hash?: { name: string } }): SignatureInfo {
   if (/^\d+(\.\d+)+$/.test(alg.name)) {
-    const known = SIGNATURES[alg.name];
+    const known = SIGNATURE_ALGORITHMS[alg.name];
     return { oid: alg.name, name: known?.name ?? alg.name, hash: known?.hash };
   }
   const hash = alg.hash?.name;
   const family = { "RSASSA-PKCS1-v1_5": "WithRSAEncryption", ECDSA: "ecdsa-with-", Ed25519: "ED25519", "RSA-PSS": "rsassaPss" }[alg.name];
-  const entry = Object.entries(SIGNATURES).find(([, v]) => family !== undefined && v.name.includes(family) && (v.hash === hash || v.hash === undefined));
+  const entry = Object.entries(SIGNATURE_ALGORITHMS).find(([, v]) => family !== undefined && v.name.includes(family) && (v.hash === hash || v.hash === undefined));
   return entry ? { oid: entry[0], name: entry[1].name, hash: hash ?? entry[1].hash } : { oid: undefined, name: `${alg.name}${hash ? ` with ${hash}` : ""}`, hash };
 }
 

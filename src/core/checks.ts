@@ -8,13 +8,15 @@
  * validate checks"), a status, a subject, a one-line message naming the file,
  * and a one-line remedy for each warning or failure.
  */
-import { type KeyObject, X509Certificate as NodeCertificate, createPrivateKey, createPublicKey } from "node:crypto";
+import { type KeyObject, createPrivateKey, createPublicKey } from "node:crypto";
 import { isIP } from "node:net";
 import { basename, dirname, relative, resolve } from "node:path";
 import type { CertInfo } from "./certinfo.js";
-import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from "./extensions.js";
+import { type Usage, USAGE_OID, WEAK_HASHES, cn, goVerify, sameDer } from "./go-verify.js";
+import { EKU_ANY } from "./oids.js";
 import { type PemBlock, parsePem, toPem } from "./pem.js";
 import { bytesToIp, formatSan, ipToBytes } from "./san.js";
+import { days, isoDay } from "./time.js";
 import { LEGACY_KEYS, type Role, type Schema, TLS_KEYS, envName } from "./stanza.js";
 
 // ---------------------------------------------------------------------------
@@ -54,13 +56,15 @@ export interface Check {
   host?: string;
 }
 
-export const check = (id: CheckId, status: Status, subject: string, message: string, extra: Partial<Check> = {}): Check => ({
-  id,
-  status,
-  subject,
-  message,
-  ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
-});
+export function check(id: CheckId, status: Status, subject: string, message: string, extra: Partial<Check> = {}): Check {
+  const c: Check = { id, status, subject, message };
+  // Fields left undefined stay out of the JSON; a plain loop, as a fleet makes thousands of checks.
+  for (const k in extra) {
+    const v = extra[k as keyof Check];
+    if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
+  }
+  return c;
+}
 
 /** Orders results by check id (the documented order), keeping each id's own order. */
 export function sortChecks(checks: readonly Check[]): Check[] {
@@ -175,6 +179,15 @@ const PROBLEM_TEXT: Record<Extract<FileRead, { ok: false }>["problem"], string> 
   "too-large": "is too large for a certificate or key",
   unreadable: "cannot be read",
 };
+
+const texts = new WeakMap<Uint8Array, string>();
+
+/** A file's bytes as latin1 text (PEM's alphabet), converted once however many checks read it. */
+export function latin1(bytes: Uint8Array): string {
+  let text = texts.get(bytes);
+  if (text === undefined) texts.set(bytes, (text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1")));
+  return text;
+}
 
 export function checkReadable(f: FileInput): Check {
   const extra = { file: f.path };
@@ -351,9 +364,6 @@ export function parseKeyFile(f: FileInput): { check: Check; parsed?: ParsedKeyFi
 // ---------------------------------------------------------------------------
 // Per-certificate checks
 
-type Usage = "serverAuth" | "clientAuth";
-const USAGE_OID: Record<Usage, string> = { serverAuth: EKU_SERVER_AUTH, clientAuth: EKU_CLIENT_AUTH };
-const ANY_EKU = "2.5.29.37.0";
 
 /** One certificate and the parts it plays in the deployment. */
 export interface CertUse {
@@ -388,8 +398,6 @@ export function certUses(file: ParsedCertFile, schema: Schema): CertUse[] {
   });
 }
 
-export const days = (ms: number) => Math.floor(ms / 86_400_000);
-export const isoDay = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function checkKeyStrength(use: CertUse, ctx: RemedyContext): Check {
   const { publicKey: k } = use.cert;
@@ -418,8 +426,6 @@ function rsaExponent(spki: Uint8Array): bigint | undefined {
     return undefined;
   }
 }
-
-const WEAK_HASHES = new Set(["MD5", "SHA-1"]);
 
 export function checkSignatureAlgorithm(use: CertUse, ctx: RemedyContext): Check {
   const { signature: s } = use.cert;
@@ -526,7 +532,7 @@ export function checkExtendedKeyUsage(use: CertUse, ctx: RemedyContext): Check {
   const extra = { file: use.file.input.path };
   const shown = use.file.input.shown;
   if (!eku) return check("extended-key-usage", "pass", use.label, `${shown}: no extendedKeyUsage (Go accepts any usage)`, extra);
-  const missing = use.usages.filter((u) => !eku.oids.includes(USAGE_OID[u]) && !eku.oids.includes(ANY_EKU));
+  const missing = use.usages.filter((u) => !eku.oids.includes(USAGE_OID[u]) && !eku.oids.includes(EKU_ANY));
   const list = eku.names.join(", ") || "(none)";
   if (missing.length) {
     const why = use.item === "ca" ? "Go checks the usage on every certificate of the chain, the CA included" : `the ${use.role ?? "chain"} ${use.usages.includes("serverAuth") ? "serves TLS" : "authenticates as a TLS client"}`;
@@ -625,112 +631,7 @@ export function checkKeyMatch(cert: ParsedCertFile, key: ParsedKeyFile, role: Ro
 }
 
 // ---------------------------------------------------------------------------
-// trust: Go's Certificate.Verify against a pool
-
-/** Extensions Go's verifier understands when critical; any other critical one fails verification. */
-const GO_HANDLED_CRITICAL = new Set(["2.5.29.15", "2.5.29.19", "2.5.29.17", "2.5.29.30", "2.5.29.31", "2.5.29.35", "2.5.29.37", "2.5.29.32", "2.5.29.14", "1.3.6.1.5.5.7.1.1"]);
-
-export interface GoVerifyResult {
-  ok: boolean;
-  chain?: CertInfo[];
-  error?: string;
-}
-
-const sameDer = (a: CertInfo, b: CertInfo) => Buffer.from(a.der).equals(Buffer.from(b.der));
-const cn = (c: CertInfo) => /(?:^|,\s*)CN=([^,]+)/.exec(c.subject)?.[1] ?? (c.subject || "(empty subject)");
-
-function timeProblem(c: CertInfo, now: Date): string | undefined {
-  if (c.notBefore && now < c.notBefore) return `x509: certificate "${cn(c)}" is not valid before ${isoDay(c.notBefore)}`;
-  if (c.notAfter && now > c.notAfter) return `x509: certificate "${cn(c)}" has expired (${isoDay(c.notAfter)})`;
-  return undefined;
-}
-
-function unhandledCritical(c: CertInfo): string | undefined {
-  const e = c.extensions.find((x) => x.critical && !GO_HANDLED_CRITICAL.has(x.oid));
-  return e ? `x509: unhandled critical extension ${e.name} in "${cn(c)}"` : undefined;
-}
-
-/** Go's CheckSignatureFrom: the parent must be allowed to sign, and the algorithm secure. */
-function signatureProblem(child: CertInfo, parent: CertInfo): string | undefined {
-  if ((parent.version === 3 && !parent.basicConstraints) || (parent.basicConstraints && !parent.basicConstraints.ca)) {
-    return `x509: "${cn(parent)}" is not a CA (basicConstraints CA:TRUE missing), so it cannot sign "${cn(child)}"`;
-  }
-  if (parent.keyUsage && !parent.keyUsage.usages.includes("keyCertSign")) return `x509: "${cn(parent)}" has keyUsage without keyCertSign, so it cannot sign "${cn(child)}"`;
-  if (child.signature.hash && WEAK_HASHES.has(child.signature.hash)) return `x509: cannot verify signature: insecure algorithm ${child.signature.name} on "${cn(child)}"`;
-  try {
-    const ok = new NodeCertificate(Buffer.from(child.der)).verify(createPublicKey({ key: Buffer.from(parent.publicKey.spki), format: "der", type: "spki" }));
-    return ok ? undefined : `x509: "${cn(child)}" is not signed by the key of "${cn(parent)}" (crypto/rsa: verification error)`;
-  } catch (err) {
-    return `x509: cannot verify the signature of "${cn(child)}": ${(err as Error).message.split("\n")[0]}`;
-  }
-}
-
-/** Go's checkChainForKeyUsage: every certificate that carries an EKU must allow the usage. */
-function ekuProblem(chain: CertInfo[], usage: Usage): string | undefined {
-  for (const c of chain) {
-    const eku = c.extendedKeyUsage;
-    if (!eku || eku.oids.includes(ANY_EKU)) continue;
-    if (!eku.oids.includes(USAGE_OID[usage])) return `x509: certificate specifies an incompatible key usage ("${cn(c)}" has ${eku.names.join(", ") || "no usage"}, not ${usage})`;
-  }
-  return undefined;
-}
-
-/**
- * Go's `Verify(VerifyOptions{Roots: pool, Intermediates: presented[1:], KeyUsages: [usage]})`
- * on `presented[0]`. A leaf that is itself in the pool is trusted as it is (legacy cross
- * validation); its constraints as an anchor are basic-constraints' and key-usage's concern.
- */
-export function goVerify(presented: CertInfo[], pool: CertInfo[], usage: Usage, now: Date): GoVerifyResult {
-  const leaf = presented[0];
-  if (!leaf) return { ok: false, error: "no certificate" };
-  if (pool.length === 0) return { ok: false, error: "the trust pool holds no usable certificate" };
-  const leafProblem = timeProblem(leaf, now) ?? unhandledCritical(leaf);
-  if (leafProblem) return { ok: false, error: leafProblem };
-  const intermediates = presented.slice(1);
-  let lastError: string | undefined;
-  const chains: CertInfo[][] = [];
-  // Go's maxChainSignatureChecks: hostile pools of look-alike CAs cannot make this explode.
-  let budget = 100;
-  const build = (chain: CertInfo[]): void => {
-    const c = chain[chain.length - 1]!;
-    if (pool.some((r) => sameDer(r, c))) {
-      chains.push(chain);
-      return;
-    }
-    if (chain.length > 10) return;
-    const candidates = [...pool.map((r) => ({ cert: r, root: true })), ...intermediates.map((i) => ({ cert: i, root: false }))].filter(
-      (p) => !chain.some((x) => sameDer(x, p.cert)) && c.issuerDer !== undefined && Buffer.from(p.cert.subjectDer).equals(Buffer.from(c.issuerDer)),
-    );
-    for (const p of candidates) {
-      if (--budget < 0) {
-        lastError = "x509: signature check attempts limit reached while verifying certificate chain";
-        return;
-      }
-      const problem =
-        signatureProblem(c, p.cert) ??
-        timeProblem(p.cert, now) ??
-        unhandledCritical(p.cert) ??
-        (p.cert.basicConstraints?.pathlen !== undefined && chain.length - 1 > p.cert.basicConstraints.pathlen ? `x509: too many intermediates for path length constraint of "${cn(p.cert)}"` : undefined);
-      if (problem) {
-        lastError = problem;
-        continue;
-      }
-      if (p.root) chains.push([...chain, p.cert]);
-      else build([...chain, p.cert]);
-    }
-  };
-  build([leaf]);
-  if (chains.length === 0) {
-    return { ok: false, error: lastError ?? `x509: certificate signed by unknown authority ("${cn(leaf)}" is issued by ${leaf.issuer || "(empty)"}, which is not in the pool)` };
-  }
-  let usageError: string | undefined;
-  for (const chain of chains) {
-    const problem = ekuProblem(chain, usage);
-    if (!problem) return { ok: true, chain };
-    usageError = problem;
-  }
-  return { ok: false, error: usageError };
-}
+// trust
 
 export interface TrustSide {
   role: Role;
@@ -812,9 +713,19 @@ export function lookup(data: unknown, dotted: string): unknown {
   let node: unknown = data;
   for (const part of dotted.split(".")) {
     if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
-    const entry = Object.entries(node as Record<string, unknown>).find(([k]) => k.toLowerCase() === part.toLowerCase());
-    if (!entry) return undefined;
-    node = entry[1];
+    const map = node as Record<string, unknown>;
+    if (Object.hasOwn(map, part)) {
+      node = map[part];
+      continue;
+    }
+    const want = part.toLowerCase();
+    let found: string | undefined;
+    for (const k in map) if (Object.hasOwn(map, k) && k.toLowerCase() === want) {
+      found = k;
+      break;
+    }
+    if (found === undefined) return undefined;
+    node = map[found];
   }
   return node;
 }
@@ -861,8 +772,9 @@ export function planDeployment(opts: {
   const cfgFail = (message: string, remedy: string, status: Status = "fail") => checks.push(check("config", status, config ? config.shown : "flags", message, { file: config?.path, remedy }));
 
   /** A setting from the environment, else the config; with its label. */
+  const noEnv = Object.keys(env).length === 0;
   const get = (key: string): { value: unknown; label: string; base: string } | undefined => {
-    const e = env[envName(key)];
+    const e = noEnv ? undefined : env[envName(key)];
     if (e !== undefined && e !== "") return { value: e, label: envName(key), base: opts.cwd };
     if (!config) return undefined;
     const v = lookup(config.data, key);
@@ -1020,7 +932,7 @@ export function checkConfigFiles(plan: Plan, inputs: FileInput[], config: Config
       }
       continue;
     }
-    const text = Buffer.from(f.read.bytes).toString("latin1");
+    const text = latin1(f.read.bytes);
     // Only the kinds of block matter here, not their contents (pem-parse judges those).
     const labels = [...text.matchAll(/^-----BEGIN ([A-Z0-9 #-]+)-----/gm)].map((m) => m[1]!);
     const wantKey = f.item.endsWith("Key");

@@ -6,6 +6,7 @@
  */
 import { SkycertError } from "./errors.js";
 import type { EncodedExtension } from "./extensions.js";
+import { EXTENDED_KEY_USAGES, EXTENSION_OIDS, KEY_USAGES, type KeyUsage, SIGNATURE_ALGORITHMS } from "./oids.js";
 
 export interface Tlv {
   tag: number;
@@ -42,7 +43,17 @@ export function children(der: Uint8Array, parent: Tlv): Tlv[] {
   return out;
 }
 
+/** OIDs already rendered: a fleet's certificates carry the same few dozen. */
+const oidCache = new Map<string, string>();
+
 export function oidText(bytes: Uint8Array): string {
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+  let text = oidCache.get(key);
+  if (text === undefined) oidCache.set(key, (text = renderOid(bytes)));
+  return text;
+}
+
+function renderOid(bytes: Uint8Array): string {
   const parts: number[] = [];
   let v = 0;
   for (const b of bytes) {
@@ -94,8 +105,11 @@ export function certIdentity(der: Uint8Array): { serial: string; issuer: Uint8Ar
 
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
 
+/** An INTEGER's magnitude in hex, without leading zero octets. */
 function hex(der: Uint8Array, t: Tlv): string {
-  return Buffer.from(der.subarray(t.body, t.end)).toString("hex").replace(/^(00)+(?=.)/, "");
+  let at = t.body;
+  while (at < t.end - 1 && der[at] === 0) at++;
+  return Buffer.from(der.buffer, der.byteOffset + at, t.end - at).toString("hex");
 }
 
 /**
@@ -151,4 +165,209 @@ export function versionAndSerial(der: Uint8Array): { version: number | undefined
   } catch {
     return { version: undefined, serial: undefined };
   }
+}
+
+/** What a signature covers and is: the TBS bytes, the algorithm (outer copy) and the signature value. */
+export interface SignedParts {
+  tbs: Uint8Array;
+  signatureOid: string;
+  /** DER of the algorithm's parameters; empty when absent. */
+  signatureParams: Uint8Array;
+  /** The TBS's own copy of the algorithm equals the outer one (Go and OpenSSL refuse a mismatch). */
+  algorithmsAgree: boolean;
+  signature: Uint8Array;
+}
+
+/**
+ * A certificate as Go's parser reads it, in one pass over the DER, with the
+ * fields Go's verifier uses in the shapes certinfo.ts gives them: what
+ * validate --fleet needs on every host without a full parse.
+ */
+export interface RawCertificate {
+  der: Uint8Array;
+  version: number;
+  serial: Uint8Array;
+  subject: string;
+  subjectDer: Uint8Array;
+  issuer: string;
+  issuerDer: Uint8Array;
+  notBefore: Date;
+  notAfter: Date;
+  signature: { oid: string; name: string; hash: string | undefined };
+  publicKey: { spki: Uint8Array };
+  extensions: { oid: string; name: string; critical: boolean; value: Uint8Array }[];
+  basicConstraints: { ca: boolean; pathlen: number | undefined; critical: boolean } | undefined;
+  keyUsage: { usages: KeyUsage[]; critical: boolean } | undefined;
+  extendedKeyUsage: { oids: string[]; names: string[]; critical: boolean } | undefined;
+}
+
+function malformed(what: string): SkycertError {
+  return new SkycertError(`not a valid DER certificate (${what})`);
+}
+
+/** DER's length rules, which Go's cryptobyte enforces and OpenSSL does not: shortest form, no leading zero octet. */
+function checkDer(der: Uint8Array, t: Tlv): void {
+  const len = t.end - t.body;
+  if (t.body - t.start > 2 && (len < 0x80 || der[t.start + 2] === 0)) throw malformed("length not in DER's shortest form");
+  if ((t.tag & 0x1f) === 0x1f) throw malformed("multi-octet tag");
+  if (!(t.tag & 0x20)) return;
+  for (let at = t.body; at < t.end; ) {
+    const c = tlv(der, at, t.end);
+    checkDer(der, c);
+    at = c.end;
+  }
+}
+
+function expectTag(t: Tlv | undefined, tag: number, what: string): Tlv {
+  if (!t || t.tag !== tag) throw malformed(what);
+  return t;
+}
+
+/** UTCTime (YYMMDDHHMMSSZ, 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), the forms RFC 5280 and Go accept. */
+function readTime(der: Uint8Array, t: Tlv | undefined): Date {
+  if (!t || (t.tag !== 0x17 && t.tag !== 0x18)) throw malformed("validity is not a time");
+  const s = Buffer.from(der.subarray(t.body, t.end)).toString("latin1");
+  const m = (t.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/).exec(s);
+  if (!m) throw malformed(`validity time ${JSON.stringify(s)}`);
+  let year = Number(m[1]);
+  if (t.tag === 0x17) year += year < 50 ? 2000 : 1900;
+  const [month, day, hour, minute, second] = m.slice(2).map(Number) as [number, number, number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) throw malformed(`validity time ${JSON.stringify(s)}`);
+  return date;
+}
+
+/** The signed parts of a DER certificate, read from its top level only. */
+export function signedParts(der: Uint8Array): SignedParts {
+  const cert = expectTag(tlv(der, 0), 0x30, "not a SEQUENCE");
+  const [tbs, alg, sig, extra] = children(der, cert);
+  if (extra) throw malformed("extra fields after the signature");
+  expectTag(tbs, 0x30, "no TBSCertificate");
+  expectTag(alg, 0x30, "no signatureAlgorithm");
+  expectTag(sig, 0x03, "no signature BIT STRING");
+  if (sig!.end === sig!.body || der[sig!.body] !== 0) throw malformed("signature BIT STRING with unused bits");
+  const fields = children(der, tbs!);
+  const innerAlg = expectTag(fields[fields[0]?.tag === 0xa0 ? 2 : 1], 0x30, "TBS signature algorithm");
+  const [oid, params] = children(der, alg!);
+  expectTag(oid, 0x06, "signatureAlgorithm OID");
+  const bytes = (t: Tlv) => der.subarray(t.start, t.end);
+  return {
+    tbs: bytes(tbs!),
+    signatureOid: oidText(der.subarray(oid!.body, oid!.end)),
+    signatureParams: params ? bytes(params) : new Uint8Array(0),
+    algorithmsAgree: Buffer.compare(bytes(innerAlg), bytes(alg!)) === 0,
+    signature: der.subarray(sig!.body + 1, sig!.end),
+  };
+}
+
+/** Throws SkycertError where Go's parser refuses: BER lengths, trailing bytes, a malformed field or extension. */
+export function walkCertificate(der: Uint8Array): RawCertificate {
+  const cert = tlv(der, 0);
+  if (cert.end !== der.length) throw malformed("trailing bytes after the certificate");
+  checkDer(der, cert);
+  const signed = signedParts(der);
+  const fields = children(der, children(der, cert)[0]!);
+  let i = 0;
+  let version = 1;
+  if (fields[0]?.tag === 0xa0) {
+    const v = expectTag(children(der, fields[0])[0], 0x02, "version");
+    if (v.end - v.body !== 1 || der[v.body]! > 2) throw malformed("version");
+    version = der[v.body]! + 1;
+    i = 1;
+  }
+  const serial = expectTag(fields[i], 0x02, "serialNumber");
+  const issuer = expectTag(fields[i + 2], 0x30, "issuer");
+  const validity = expectTag(fields[i + 3], 0x30, "validity");
+  const subject = expectTag(fields[i + 4], 0x30, "subject");
+  const spki = expectTag(fields[i + 5], 0x30, "subjectPublicKeyInfo");
+  for (const f of fields.slice(i + 6)) {
+    if (f.tag !== 0xa1 && f.tag !== 0xa2 && f.tag !== 0xa3) throw malformed("unexpected field in TBSCertificate");
+    if (f.tag === 0xa3 && version !== 3) throw malformed("extensions in a certificate that is not v3");
+  }
+  const [notBefore, notAfter, more] = children(der, validity);
+  if (more) throw malformed("validity");
+  const extensions = rawExtensions(der).map((e) => ({ oid: e.oid, name: EXTENSION_NAMES[e.oid] ?? e.oid, critical: e.critical, value: e.value }));
+  const known = (oid: string) => extensions.find((e) => e.oid === oid);
+  const bytes = (t: Tlv) => der.subarray(t.start, t.end);
+  const subjectDer = bytes(subject);
+  const issuerDer = bytes(issuer);
+  const algorithm = SIGNATURE_ALGORITHMS[signed.signatureOid];
+  return {
+    der,
+    version,
+    serial: der.subarray(serial.body, serial.end),
+    subject: nameText(subjectDer),
+    subjectDer,
+    // Read only for messages: most certificates never need it.
+    get issuer() {
+      return nameText(issuerDer);
+    },
+    issuerDer,
+    notBefore: readTime(der, notBefore),
+    notAfter: readTime(der, notAfter),
+    signature: { oid: signed.signatureOid, name: algorithm?.name ?? signed.signatureOid, hash: algorithm?.hash },
+    publicKey: { spki: bytes(spki) },
+    extensions,
+    basicConstraints: readBasicConstraints(known(EXTENSION_OIDS.basicConstraints)),
+    keyUsage: readKeyUsage(known(EXTENSION_OIDS.keyUsage)),
+    extendedKeyUsage: readExtendedKeyUsage(known(EXTENSION_OIDS.extendedKeyUsage)),
+  };
+}
+
+const EXTENSION_NAMES: Record<string, string> = Object.fromEntries(Object.entries(EXTENSION_OIDS).map(([n, o]) => [o, n]));
+
+function readBasicConstraints(e: EncodedExtension | undefined): RawCertificate["basicConstraints"] {
+  if (!e) return undefined;
+  const v = e.value;
+  const [first, second] = children(v, expectTag(tlv(v, 0), 0x30, "basicConstraints"));
+  const ca = first?.tag === 0x01 && v[first.body] !== 0;
+  const len = first?.tag === 0x02 ? first : second?.tag === 0x02 ? second : undefined;
+  const pathlen = len ? v.subarray(len.body, len.end).reduce((n, b) => n * 256 + b, 0) : undefined;
+  return { ca, pathlen, critical: e.critical };
+}
+
+function readKeyUsage(e: EncodedExtension | undefined): RawCertificate["keyUsage"] {
+  if (!e) return undefined;
+  const v = e.value;
+  const bits = expectTag(tlv(v, 0), 0x03, "keyUsage");
+  const at = (i: number) => ((v[bits.body + 1 + (i >> 3)] ?? 0) & (0x80 >> (i & 7))) !== 0;
+  return { usages: KEY_USAGES.filter((_, i) => bits.body + 1 + (i >> 3) < bits.end && at(i)).map((k) => k.name), critical: e.critical };
+}
+
+function readExtendedKeyUsage(e: EncodedExtension | undefined): RawCertificate["extendedKeyUsage"] {
+  if (!e) return undefined;
+  const v = e.value;
+  const oids = children(v, expectTag(tlv(v, 0), 0x30, "extendedKeyUsage")).map((o) => oidText(v.subarray(expectTag(o, 0x06, "extendedKeyUsage").body, o.end)));
+  return { oids, names: oids.map((o) => EXTENDED_KEY_USAGES.find((k) => k.oid === o)?.name ?? o), critical: e.critical };
+}
+
+const NAME_KEYS: Record<string, string> = {
+  "2.5.4.3": "CN",
+  "2.5.4.6": "C",
+  "2.5.4.7": "L",
+  "2.5.4.8": "ST",
+  "2.5.4.10": "O",
+  "2.5.4.11": "OU",
+  "2.5.4.5": "serialNumber",
+  "1.2.840.113549.1.9.1": "emailAddress",
+  "0.9.2342.19200300.100.1.25": "DC",
+  "0.9.2342.19200300.100.1.1": "UID",
+};
+
+/** A distinguished name (DER) as text for messages: `CN=skydive-agent, O=Skydive`, in encoded order. */
+export function nameText(name: Uint8Array): string {
+  return children(name, tlv(name, 0))
+    .map((rdn) =>
+      children(name, rdn)
+        .map((ava) => {
+          const [oid, value] = children(name, ava);
+          if (!oid || oid.tag !== 0x06 || !value) throw malformed("name");
+          const type = oidText(name.subarray(oid.body, oid.end));
+          const raw = Buffer.from(name.subarray(value.body, value.end));
+          const text = value.tag === 0x0c ? raw.toString("utf8") : value.tag === 0x1e && raw.length % 2 === 0 ? raw.swap16().toString("utf16le") : raw.toString("latin1");
+          return `${NAME_KEYS[type] ?? type}=${text}`;
+        })
+        .join(" + "),
+    )
+    .join(", ");
 }

@@ -6,33 +6,25 @@
  */
 import { statSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { createRequire } from "node:module";
-import type * as Yaml from "yaml";
 import type { ConfigFile, FileFlags, FileRead } from "../core/checks.js";
 import { usageError } from "../core/errors.js";
 import { readSimpleYaml } from "../core/yaml-text.js";
 import { readInput, readRegularFile } from "./files.js";
 
-declare const require: NodeJS.Require | undefined;
-let yamlLib: typeof Yaml | undefined;
-
-/** The YAML library, loaded only for configs readSimpleYaml leaves to it (see certinfo.ts for the pattern). */
-function yaml(): typeof Yaml {
-  yamlLib ??= (typeof require === "function" ? require("yaml") : createRequire(import.meta.url)("yaml")) as typeof Yaml;
-  return yamlLib;
-}
-
 export const MAX_PEM_BYTES = 1024 * 1024;
 
 export function shower(cwd: string): (p: string) => string {
+  const inside = cwd.endsWith("/") ? cwd : `${cwd}/`;
   return (p) => {
+    // Paths under cwd (a fleet's hundreds) without path.relative's normalising.
+    if (p.startsWith(inside) && !/(^|\/)\.\.?(\/|$)/.test(p.slice(inside.length)) && !p.includes("//")) return p.slice(inside.length) || ".";
     const rel = relative(cwd, p);
     return rel === "" ? "." : rel.startsWith("..") || rel.startsWith("/") ? p : rel;
   };
 }
 
 /** The config file, or undefined when none is given, ./skydive.yml is absent and file flags name the files. */
-export function readConfig(opts: { cwd: string; config?: string; files: FileFlags }, show: (p: string) => string): ConfigFile | undefined {
+export async function readConfig(opts: { cwd: string; config?: string; files: FileFlags }, show: (p: string) => string): Promise<ConfigFile | undefined> {
   const path = resolve(opts.cwd, opts.config ?? "skydive.yml");
   let exists = true;
   try {
@@ -56,10 +48,12 @@ export function readConfig(opts: { cwd: string; config?: string; files: FileFlag
     const line = text.slice(0, control.index).split("\n").length;
     throw usageError(`${show(path)}:${line}: not a YAML text file (control or invalid UTF-8 bytes)`, "pass the Skydive config (skydive.yml) with --config");
   }
-  // Configs in the plain shape skycert writes (a fleet's stanzas) need no YAML library.
+  // Configs in the plain shape skycert writes (a fleet's stanzas) need no YAML library, nor its load time.
   const simple = readSimpleYaml(text);
   if (simple) return { path, shown: show(path), data: simple };
-  const doc = yaml().parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  // A CommonJS package: its exports are the default export, in Node and in the bundle alike.
+  const { parseDocument } = (await import("yaml")).default;
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const problem = doc.errors[0];
   if (problem) {
     const line = text.slice(0, problem.pos[0]).split("\n").length;
@@ -98,7 +92,7 @@ export function readMaterial(path: string): FileRead {
     const read = readRegularFile(path, MAX_PEM_BYTES);
     if (read.kind === "not-regular") return { ok: false, problem: "not-regular", detail: "a device, socket or FIFO", mode: st.mode };
     if (read.kind === "too-large") return { ok: false, problem: "too-large", detail: `over ${MAX_PEM_BYTES} bytes`, mode: st.mode };
-    const bytes = new Uint8Array(read.bytes);
+    const bytes = read.bytes;
     if (bytes.length === 0) return { ok: false, problem: "empty", detail: "0 bytes", mode: st.mode };
     return { ok: true, bytes, mode: st.mode, size: bytes.length };
   } catch (err) {

@@ -9,8 +9,7 @@
  * or a prompt on a terminal.
  */
 import { type KeyObject, X509Certificate, createHash, createPublicKey } from "node:crypto";
-import { readdirSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { CertInfo } from "../core/certinfo.js";
 import { failure, usageError } from "../core/errors.js";
 import { makeCertificate, randomSerial, spkiDer } from "../core/issue.js";
@@ -19,12 +18,12 @@ import { privateKeyPem } from "../core/keys.js";
 import { parsePem, pemProblemText, toPem } from "../core/pem.js";
 import { caExtensions, validateCommonName, validateStem } from "../core/profile.js";
 import { commonNameDer } from "../core/issue.js";
+import { CA_FOLDER, findCaCert, keyBeside } from "../io/ca-files.js";
 import { CERT_MODE, KEY_MODE, existing, readInput, recover, withLock, writeSet } from "../io/files.js";
 import type { PassphraseSource } from "../io/passphrase.js";
 import { pemKeyEncrypted, readPrivateKey, requirePrivateMode } from "../io/private-key.js";
 import type { FileResult } from "./init.js";
 
-export const CA_FOLDER = "ca";
 export const DEFAULT_CA_CN = "skydive-ca";
 export const DEFAULT_CA_DAYS = 3650;
 export const DEFAULT_CA_BITS = 4096;
@@ -150,49 +149,6 @@ export interface LoadedCa {
   publicKey: KeyObject;
   privateKey: KeyObject | undefined;
   encrypted: boolean;
-}
-
-/** Where `--ca` points: a CA certificate file, a folder holding one, or a folder whose `ca/` holds one. */
-export function findCaCert(spec: string, cwd: string, flag = "--ca"): string {
-  const path = resolve(cwd, spec);
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    throw usageError(`${flag} ${spec}: no such file or folder`, "make a CA with skycert init ca --out DIR, then pass --ca DIR");
-  }
-  if (st.isFile()) return path;
-  if (!st.isDirectory()) throw usageError(`${flag} ${spec}: a device, socket or FIFO, not a CA certificate or folder`, "pass the ca/ folder skycert init ca made, or the CA certificate file");
-  let dir = path;
-  try {
-    if (statSync(join(path, CA_FOLDER)).isDirectory()) dir = join(path, CA_FOLDER);
-  } catch {
-    /* DIR itself */
-  }
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => /\.(crt|pem)$/i.test(n) && !n.startsWith(".")).sort();
-  } catch (err) {
-    throw usageError(`${flag} ${spec}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  const cas = names.filter((n) => {
-    try {
-      const block = parsePem(readInput(join(dir, n), flag).text).blocks.find((b) => b.label === "CERTIFICATE");
-      return block !== undefined && new X509Certificate(block.der).ca;
-    } catch {
-      return false;
-    }
-  });
-  if (cas.length === 0) {
-    throw usageError(`${flag} ${spec}: no CA certificate in ${dir}`, "make one with skycert init ca --out DIR, or pass the CA certificate file itself");
-  }
-  if (cas.length > 1) throw usageError(`${flag} ${spec}: several CA certificates in ${dir} (${cas.join(", ")})`, "pass the one to use as a file: --ca DIR/NAME.crt");
-  return join(dir, cas[0]!);
-}
-
-/** The key beside a certificate: same stem, `.key`. */
-export function keyBeside(certPath: string): string {
-  return join(dirname(certPath), `${basename(certPath).replace(/\.(crt|pem|cer)$/i, "")}.key`);
 }
 
 export interface LoadCaOptions {

@@ -21,7 +21,8 @@ import { dirname, join, resolve } from "node:path";
 import { type CertInfo, readCertificate } from "../core/certinfo.js";
 import { getSection } from "../core/cnf.js";
 import { failure, usageError } from "../core/errors.js";
-import { EXTENSION_OIDS, type EncodedExtension, encodeExtensions, find, readExtensionSection } from "../core/extensions.js";
+import { type EncodedExtension, encodeExtensions, find, readExtensionSection } from "../core/extensions.js";
+import { EXTENSION_OIDS } from "../core/oids.js";
 import { makeCertificate, randomSerial, spkiDer } from "../core/issue.js";
 import { colonHex } from "../core/keys.js";
 import { parsePem, pemProblemText, toPem } from "../core/pem.js";
@@ -32,7 +33,8 @@ import { loadCnf } from "../io/cnf-file.js";
 import { readInput, recover, withLock, writeFileAtomic } from "../io/files.js";
 import type { PassphraseSource } from "../io/passphrase.js";
 import { readPrivateKey } from "../io/private-key.js";
-import { CA_FOLDER, type CaSummary, type LoadedCa, caSummary, findCaCert, keyBeside, loadCa, sameKey } from "./ca.js";
+import { CA_FOLDER, findCaCert, keyBeside } from "../io/ca-files.js";
+import { type CaSummary, type LoadedCa, caSummary, loadCa, sameKey } from "./ca.js";
 
 export interface RenewOptions {
   cwd: string;

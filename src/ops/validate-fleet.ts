@@ -3,9 +3,9 @@
  * and `init agent --ca --inventory` leave in DIR, judged as a whole.
  *
  * - Every host folder `DIR/agents/<host>/` is validated from its own
- *   skydive.yml as an agent host (validate's per-pair checks, `--role agent`):
- *   files, PEM, key match and strength, signature, validity, serial,
- *   constraints, usages, SANs, modes, and trust against its tls.ca_cert.
+ *   skydive.yml as an agent host (ops/fleet-hosts.ts): config, files, modes,
+ *   PEM, key match, validity and Go's trust against its tls.ca_cert; with
+ *   --deep, validate's every per-pair check (`--role agent`).
  * - The analyzer, from `DIR/skydive.yml` when present, as an analyzer host.
  * - Fleet-level checks: every host trusts the fleet's CA (`DIR/ca/`), no serial
  *   is issued twice by one CA, no key is used twice (agents, analyzer, CA), and
@@ -14,20 +14,19 @@
  *   verified by Go's rules in its trust check; a handshake per host would only
  *   repeat that, at a few milliseconds each).
  */
-import { X509Certificate, createHash } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Check, type FileInput, type ItemName, type Status, checkConfigFiles, checkFileMode, checkReadable, planDeployment, sortChecks } from "../core/checks.js";
-import { checkHostPair } from "../core/fleet-host.js";
+import { type Plan, type Status, planDeployment } from "../core/checks.js";
 import { SkycertError, usageError } from "../core/errors.js";
-import { colonHex } from "../core/keys.js";
-import { parsePem } from "../core/pem.js";
-import { certIdentity } from "../core/x509-raw.js";
-import { findCaCert } from "./ca.js";
+import { certIdentity, walkCertificate } from "../core/x509-raw.js";
 import { AGENTS_FOLDER, STANZA_FILE } from "../core/stanza.js";
+import { findCaCert } from "../io/ca-files.js";
 import { readConfig, readMaterial, shower } from "../io/material.js";
+import { type FleetHostResult, checkHosts, fingerprint, firstCertDer, zero } from "./fleet-hosts.js";
 // The full per-pair checks (and their certificate parser) load only for --deep and the analyzer.
 import type { ValidateResult } from "./validate.js";
+
+export type { FleetHostResult };
 
 export const FLEET_CHECK_IDS = ["fleet-ca", "fleet-serial-unique", "fleet-key-unique", "fleet-handshake"] as const;
 export type FleetCheckId = (typeof FLEET_CHECK_IDS)[number];
@@ -41,14 +40,6 @@ export interface FleetCheck {
   hosts?: string[];
 }
 
-export interface FleetHostResult {
-  host: string;
-  dir: string;
-  ok: boolean;
-  summary: Record<Status, number>;
-  checks: Check[];
-  serial?: string;
-}
 
 export interface FleetValidateResult {
   ok: boolean;
@@ -73,17 +64,42 @@ export interface FleetValidateOptions {
   now?: Date;
 }
 
-const zero = (): Record<Status, number> => ({ pass: 0, warn: 0, fail: 0, skip: 0 });
-const fingerprint = (der: Uint8Array) => colonHex(createHash("sha256").update(der).digest());
-const firstCertDer = (bytes: Uint8Array): Uint8Array | undefined => parsePem(Buffer.from(bytes).toString("latin1")).blocks.find((b) => b.label === "CERTIFICATE")?.der;
+const subjectOf = (der: Uint8Array) => {
+  try {
+    return walkCertificate(der).subject;
+  } catch {
+    return "";
+  }
+};
 
-const byName = new Intl.Collator("en", { numeric: true });
+/**
+ * Host names in natural order, numbers as numbers (10.0.0.9 before 10.0.0.10).
+ * Not Intl.Collator: creating one loads ICU's collation data, ~7 ms of a run.
+ */
+export function sortByName(names: string[]): string[] {
+  const runs = (name: string) => (name.match(/\d+|\D+/g) ?? []).map((r) => (/^\d/.test(r) ? Number(r) : r));
+  const compare = (x: (string | number)[], y: (string | number)[]) => {
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      const p = x[i]!;
+      const q = y[i]!;
+      if (p === q) continue;
+      if (typeof p === "number" && typeof q === "number") return p - q;
+      return String(p) < String(q) ? -1 : 1;
+    }
+    return x.length - y.length;
+  };
+  return names
+    .map((name) => ({ name, key: runs(name) }))
+    .sort((a, b) => compare(a.key, b.key) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((e) => e.name);
+}
 
 function hostFolders(agentsDir: string): string[] {
-  return readdirSync(agentsDir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith("."))
-    .map((e) => e.name)
-    .sort(byName.compare);
+  return sortByName(
+    readdirSync(agentsDir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith("."))
+      .map((e) => e.name),
+  );
 }
 
 export async function validateFleet(opts: FleetValidateOptions): Promise<FleetValidateResult> {
@@ -123,7 +139,7 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
     const read = readMaterial(caPath);
     caDer = read.ok ? firstCertDer(read.bytes) : undefined;
     if (!caDer) throw usageError(`${explicitCa ? "--ca-cert" : "--fleet"} ${show(caPath)}: not a readable PEM certificate`);
-    ca = { cert: caPath, subject: "", fingerprint: fingerprint(caDer) };
+    ca = { cert: caPath, subject: subjectOf(caDer), fingerprint: fingerprint(caDer) };
   }
 
   // The analyzer, when the fleet holds its config.
@@ -134,96 +150,12 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
     analyzer = await validate({ cwd: opts.cwd, config: analyzerConfig, files: {}, hosts: opts.hosts, role: "analyzer", warnDays: opts.warnDays, env: {}, now });
   }
 
-  // Files the hosts share (their CA) are read, parsed and hashed once.
-  const reads = new Map<string, ReturnType<typeof readMaterial>>();
-  const readOnce = (path: string) => {
-    if (!reads.has(path)) reads.set(path, readMaterial(path));
-    return reads.get(path)!;
-  };
-  const caIdentities = new Map<string, { der: Uint8Array; fingerprint: string } | undefined>();
-  const caIdentity = (f: FileInput) => {
-    if (!caIdentities.has(f.path)) {
-      const der = f.read.ok ? firstCertDer(f.read.bytes) : undefined;
-      caIdentities.set(f.path, der ? { der, fingerprint: fingerprint(der) } : undefined);
-    }
-    return caIdentities.get(f.path);
-  };
-
-  // Every host's trust anchor, parsed once per file: hosts usually share one CA.
-  const anchors = new Map<string, { x509: X509Certificate; shown: string } | undefined>();
-  const anchor = (f: FileInput) => {
-    if (!anchors.has(f.path)) {
-      const der = f.read.ok ? firstCertDer(f.read.bytes) : undefined;
-      let x509: X509Certificate | undefined;
-      try {
-        x509 = der ? new X509Certificate(der) : undefined;
-      } catch {
-        x509 = undefined;
-      }
-      anchors.set(f.path, x509 ? { x509, shown: f.shown } : undefined);
-    }
-    return anchors.get(f.path);
-  };
-
   // Every host, as an agent host.
-  const hosts: FleetHostResult[] = [];
-  const identities: { host: string; serial: string; issuer: string; key: string }[] = [];
-  const hostCas: { host: string; fingerprint: string | undefined; path: string | undefined; der: Uint8Array | undefined }[] = [];
-  const agentFiles = new Map<string, { cert: string; key: string; ca: string }>();
-  for (const name of hostFolders(agentsDir)) {
-    const dir = join(agentsDir, name);
-    const configPath = join(dir, STANZA_FILE);
-    let checks: Check[];
-    try {
-      const config = readConfig({ cwd: opts.cwd, config: configPath, files: {} }, show);
-      const plan = planDeployment({ config, env: {}, flags: {}, hosts: [], role: "agent", cwd: opts.cwd });
-      const inputs: Partial<Record<ItemName, FileInput>> = {};
-      for (const spec of Object.values(plan.items)) {
-        inputs[spec.item] = { item: spec.item, label: spec.label, setting: spec.setting, path: spec.path, shown: show(spec.path), read: readOnce(spec.path), optional: spec.optional };
-      }
-      let cert: Uint8Array | undefined;
-      if (opts.deep) {
-        checks = [
-          ...checkConfigFiles(plan, Object.values(inputs), config, undefined),
-          ...(await (await import("./validate.js")).validatePair({ schema: plan.schema, role: "agent", inputs, hosts: [], now, warnDays: opts.warnDays, ctx: { cwd: opts.cwd, config: config?.path, schema: plan.schema }, handshake: false })),
-        ];
-        cert = inputs.agentCert?.read.ok ? firstCertDer(inputs.agentCert.read.bytes) : undefined;
-      } else {
-        checks = checkConfigFiles(plan, Object.values(inputs), config, undefined);
-        for (const f of Object.values(inputs)) {
-          checks.push(checkReadable(f));
-          const mode = checkFileMode(f);
-          if (mode) checks.push(mode);
-        }
-        if (inputs.agentCert && inputs.agentKey) {
-          const reissue = `re-issue this host: skycert init agent --ca CA_DIR --inventory FILE --out ${show(fleet)} --force`;
-          const r = checkHostPair({ cert: inputs.agentCert, key: inputs.agentKey, ca: inputs.ca ? anchor(inputs.ca) : undefined }, now, opts.warnDays, reissue, (der) => new X509Certificate(der));
-          checks.push(...r.checks);
-          cert = r.x509 ? new Uint8Array(r.x509.raw) : undefined;
-        }
-      }
-      // What the fleet-level checks need, read cheaply from the bytes already in memory.
-      if (cert) {
-        try {
-          const id = certIdentity(cert);
-          identities.push({ host: name, serial: id.serial, issuer: Buffer.from(id.issuer).toString("hex"), key: fingerprint(id.spki) });
-        } catch {
-          /* pem-parse already failed it */
-        }
-      }
-      const hostCa = inputs.ca ? caIdentity(inputs.ca) : undefined;
-      hostCas.push({ host: name, fingerprint: hostCa?.fingerprint, path: inputs.ca?.path, der: hostCa?.der });
-      if (inputs.agentCert && inputs.agentKey && inputs.ca) agentFiles.set(name, { cert: inputs.agentCert.path, key: inputs.agentKey.path, ca: inputs.ca.path });
-    } catch (err) {
-      if (!(err instanceof SkycertError)) throw err;
-      checks = [{ id: "config", status: "fail", subject: show(configPath), message: err.message, remedy: err.remedy ?? `re-issue the host: skycert init agent --ca ... --inventory ... --out ${show(fleet)} --force` }];
-    }
-    const sorted = sortChecks(checks);
-    const summary = zero();
-    for (const c of sorted) summary[c.status]++;
-    const serial = identities.find((i) => i.host === name)?.serial;
-    hosts.push({ host: name, dir, ok: summary.fail === 0, summary, checks: sorted, ...(serial ? { serial } : {}) });
-  }
+  const outcomes = await checkHosts({ cwd: opts.cwd, fleet, agentsDir, names: hostFolders(agentsDir), warnDays: opts.warnDays, now, deep: opts.deep ?? false });
+  const hosts = outcomes.map((o) => o.result);
+  const identities = outcomes.flatMap((o) => (o.identity ? [{ host: o.result.host, ...o.identity }] : []));
+  const hostCas = outcomes.map((o) => ({ host: o.result.host, fingerprint: o.ca?.fingerprint, path: o.ca?.path, der: o.ca?.der }));
+  const agentFiles = new Map(outcomes.flatMap((o) => (o.files ? [[o.result.host, o.files] as const] : [])));
   if (hosts.length === 0) {
     fleetChecks.push({ id: "fleet-ca", status: "fail", subject: "hosts", message: `${show(agentsDir)} holds no host folders`, remedy: "issue the fleet with skycert init agent --ca DIR --inventory FILE" });
   }
@@ -235,7 +167,7 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
     for (const h of hostCas) if (h.fingerprint && !named.has(h.fingerprint)) named.set(h.fingerprint, h);
     if (named.size === 1) {
       const only = [...named.values()][0]!;
-      ca = { cert: only.path!, subject: "", fingerprint: only.fingerprint! };
+      ca = { cert: only.path!, subject: only.der ? subjectOf(only.der) : "", fingerprint: only.fingerprint! };
       caDer = only.der;
     } else if (named.size > 1) {
       const groups = [...named.keys()].map((fp) => `${show(named.get(fp)!.path!)} (${hostCas.filter((h) => h.fingerprint === fp).map((h) => h.host).join(", ")})`);
@@ -290,14 +222,15 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
   const byKey = new Map<string, string[]>();
   const addKey = (key: string, who: string) => byKey.set(key, [...(byKey.get(key) ?? []), who]);
   for (const id of identities) addKey(id.key, id.host);
-  if (caDer) addKey(fingerprint(certIdentity(caDer).spki), "the CA");
-  const analyzerCert = analyzer ? analyzerCertPath(analyzerConfig) : undefined;
+  if (caDer) addKey(Buffer.from(certIdentity(caDer).spki).toString("base64"), "the CA");
+  const analyzerItems = analyzer ? await analyzerFiles(analyzerConfig) : undefined;
+  const analyzerCert = analyzerItems?.analyzerCert?.path;
   if (analyzerCert) {
     const read = readMaterial(analyzerCert);
     const der = read.ok ? firstCertDer(read.bytes) : undefined;
     if (der) {
       try {
-        addKey(fingerprint(certIdentity(der).spki), "the analyzer");
+        addKey(Buffer.from(certIdentity(der).spki).toString("base64"), "the analyzer");
       } catch {
         /* the analyzer's own pem-parse reports it */
       }
@@ -318,7 +251,7 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
   );
 
   // fleet-handshake: Skydive's analyzer settings against one host that passed.
-  fleetChecks.push(await sampleHandshake(analyzer, analyzerConfig, hosts, agentFiles, opts.hosts[0] ?? analyzer?.hosts[0]?.name));
+  fleetChecks.push(await sampleHandshake(analyzer, analyzerItems, hosts, agentFiles, opts.hosts[0] ?? analyzer?.hosts[0]?.name));
 
   const summary = { hosts: hosts.length, hostsOk: hosts.filter((h) => h.ok).length, hostsFailed: hosts.filter((h) => !h.ok).length, ...zero() };
   for (const h of hosts) for (const s of Object.keys(h.summary) as Status[]) summary[s] += h.summary[s];
@@ -328,11 +261,11 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
   return { ok, fleet, ca, analyzer, hosts, fleetChecks, summary };
 }
 
-function analyzerCertPath(configPath: string): string | undefined {
+/** The analyzer's files as its config names them; undefined when the config cannot be read (the analyzer's own checks say why). */
+async function analyzerFiles(configPath: string): Promise<Plan["items"] | undefined> {
   try {
-    const config = readConfig({ cwd: "/", config: configPath, files: {} }, (p) => p);
-    const plan = planDeployment({ config, env: {}, flags: {}, hosts: [], role: "analyzer", cwd: "/" });
-    return plan.items.analyzerCert?.path;
+    const config = await readConfig({ cwd: "/", config: configPath, files: {} }, (p) => p);
+    return planDeployment({ config, env: {}, flags: {}, hosts: [], role: "analyzer", cwd: "/" }).items;
   } catch {
     return undefined;
   }
@@ -340,7 +273,7 @@ function analyzerCertPath(configPath: string): string | undefined {
 
 async function sampleHandshake(
   analyzer: ValidateResult | null,
-  analyzerConfig: string,
+  a: Plan["items"] | undefined,
   hosts: FleetHostResult[],
   files: Map<string, { cert: string; key: string; ca: string }>,
   dial: string | undefined,
@@ -349,14 +282,7 @@ async function sampleHandshake(
   if (!analyzer) return { id: "fleet-handshake", status: "skip", subject, message: `skipped: no analyzer config (${STANZA_FILE}) in the fleet folder` };
   const sample = hosts.find((h) => h.ok && files.has(h.host));
   if (!sample) return { id: "fleet-handshake", status: "skip", subject, message: "skipped: no host passed its checks" };
-  let plan;
-  try {
-    const config = readConfig({ cwd: "/", config: analyzerConfig, files: {} }, (p) => p);
-    plan = planDeployment({ config, env: {}, flags: {}, hosts: [], role: "analyzer", cwd: "/" });
-  } catch {
-    return { id: "fleet-handshake", status: "skip", subject, message: "skipped: the analyzer config could not be read (see the analyzer's checks)" };
-  }
-  const a = plan.items;
+  if (!a) return { id: "fleet-handshake", status: "skip", subject, message: "skipped: the analyzer config could not be read (see the analyzer's checks)" };
   const reads = [a.analyzerCert?.path, a.analyzerKey?.path, a.ca?.path].map((p) => (p ? readMaterial(p) : undefined));
   if (reads.some((r) => !r?.ok)) return { id: "fleet-handshake", status: "skip", subject, message: "skipped: the analyzer's files could not be read (see the analyzer's checks)" };
   const text = (r: (typeof reads)[number]) => (r && r.ok ? Buffer.from(r.bytes).toString("utf8") : "");

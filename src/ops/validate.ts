@@ -259,7 +259,7 @@ async function handshakes(
 /** Read the config and files, run every check, and say whether the deployment will connect. */
 export async function validate(opts: ValidateOptions): Promise<ValidateResult> {
   const show = shower(opts.cwd);
-  const config = readConfig(opts, show);
+  const config = await readConfig(opts, show);
   const plan: Plan = planDeployment({ config, env: opts.env, flags: opts.files, hosts: opts.hosts, role: opts.role, cwd: opts.cwd });
   const inputs: Partial<Record<ItemName, FileInput>> = {};
   for (const spec of Object.values(plan.items)) inputs[spec.item] = toInput(spec, show);
