@@ -35,13 +35,27 @@ function has(cmd) {
 /** Wall time of one command in ms; throws when it fails, so a broken side never looks fast. */
 function time(cmd, args, opts = {}) {
   const start = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"], ...opts, env: { ...process.env, NO_COLOR: "1", ...opts.env } });
+  // opts.env, when given, is the whole environment (so a variable can be left out).
+  const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"], ...opts, env: { ...(opts.env ?? process.env), NO_COLOR: "1" } });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${String(r.stderr).slice(0, 400)}`);
   return ms;
 }
 
 const sh = (script, cwd, env) => time("bash", ["-c", script], { cwd, env });
+
+/**
+ * This machine's environment sets NODE_EXTRA_CA_CERTS, which Node 20 loads at
+ * every start (about 45 ms here): it lengthens `node -e 0` and every skycert
+ * run alike. The rows below are measured as the environment is; where it is
+ * set, start-up and fleet validate are also measured without it (for reference).
+ */
+const extraCerts = process.env.NODE_EXTRA_CA_CERTS;
+const withoutExtraCerts = () => {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+};
 const skycert = (args, cwd, env) => time(process.execPath, [SKYCERT, ...args], { cwd, env });
 
 function stats(xs) {
@@ -185,6 +199,11 @@ if (want("start")) {
   }, R.start, 3);
   row("version", "`skycert --version` vs `node -e 0`", 1.5, s.version, s.node);
   row("help", "`skycert --help` vs `node -e 0`", 1.5, s.help, s.node, { informational: true });
+  if (extraCerts) {
+    const bare = (args) => (args ? skycert(args, work, withoutExtraCerts()) : time(process.execPath, ["-e", "0"], { env: withoutExtraCerts() }));
+    const b = compare("start-up without NODE_EXTRA_CA_CERTS", { node: () => bare(), version: () => bare(["--version"]) }, R.start, 3);
+    row("version-bare", "`skycert --version` vs `node -e 0`, both without NODE_EXTRA_CA_CERTS (for reference)", 1.5, b.version, b.node, { informational: true });
+  }
 }
 
 if (want("validate")) {
@@ -197,6 +216,13 @@ if (want("validate")) {
     skycert: () => skycert(["validate", "--fleet", out], out),
   }, R.validate);
   row("validate", "`skycert validate --fleet` on 200 hosts vs an `openssl verify -CAfile` loop", 0.2, s.skycert, s.openssl);
+  if (extraCerts) {
+    const b = compare("fleet validate without NODE_EXTRA_CA_CERTS", {
+      openssl: () => sh(`set -e; for c in ${certs}; do openssl verify -CAfile ${f.ca.crt} $c >/dev/null; done`, out),
+      skycert: () => skycert(["validate", "--fleet", out], out, withoutExtraCerts()),
+    }, R.validate);
+    row("validate-bare", "`skycert validate --fleet` on 200 hosts vs the loop, skycert without NODE_EXTRA_CA_CERTS (for reference)", 0.2, b.skycert, b.openssl, { informational: true });
+  }
 }
 
 // ---------------------------------------------------------------------------
