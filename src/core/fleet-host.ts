@@ -12,7 +12,7 @@ import { type Check, type FileInput, check, isKeyLabel, latin1, pemProblem } fro
 import { days, isoDay } from "./time.js";
 import { goVerify } from "./go-verify.js";
 import { parsePem } from "./pem.js";
-import { type RawCertificate, rsaPublicOfPrivateKey, rsaPublicOfSpki, walkCertificate } from "./x509-raw.js";
+import { type RawCertificate, type RsaPublic, rsaPublicOfPrivateKey, rsaPublicOfSpki, sameRsaPublic, walkCertificate } from "./x509-raw.js";
 
 /** A trust anchor (a tls.ca_cert), read once for the whole fleet. */
 export interface Anchor {
@@ -59,7 +59,7 @@ export function checkHostPair(pair: HostPair, now: Date, warnDays: number, reiss
   } else skip("pem-parse", cert, "not read (see file-readable)");
 
   // pem-parse, key; key-match
-  let keyPublic: { n: string; e: string } | undefined;
+  let keyPublic: RsaPublic | undefined;
   let keyDer: { der: Uint8Array; pkcs1: boolean } | undefined;
   if (key.read.ok) {
     const { blocks, problem } = parsePem(latin1(key.read.bytes));
@@ -78,7 +78,7 @@ export function checkHostPair(pair: HostPair, now: Date, warnDays: number, reiss
       keyDer = { der: block!.der, pkcs1: block!.label === "RSA PRIVATE KEY" };
       try {
         keyPublic = rsaPublicOfPrivateKey(keyDer.der, keyDer.pkcs1);
-        pass("pem-parse", key, `${keyPublic ? `RSA ${keyPublic.n.length * 4}` : block!.label.replace(" PRIVATE KEY", "") || "PKCS#8"} private key`);
+        pass("pem-parse", key, `${keyPublic ? `RSA ${keyPublic.n.length * 8}` : block!.label.replace(" PRIVATE KEY", "") || "PKCS#8"} private key`);
       } catch {
         keyDer = undefined;
         fail("pem-parse", key, "not a valid private key (malformed DER)", reissue);
@@ -89,7 +89,7 @@ export function checkHostPair(pair: HostPair, now: Date, warnDays: number, reiss
   if (leaf && keyDer) {
     let match: boolean;
     const certPublic = rsaPublicOfSpki(leaf.publicKey.spki);
-    if (keyPublic && certPublic) match = keyPublic.n === certPublic.n && keyPublic.e === certPublic.e;
+    if (keyPublic && certPublic) match = sameRsaPublic(keyPublic, certPublic);
     else {
       try {
         const spki = createPublicKey(createPrivateKey({ key: Buffer.from(keyDer.der), format: "der", type: keyDer.pkcs1 ? "pkcs1" : "pkcs8" })).export({ format: "der", type: "spki" });

@@ -16,20 +16,21 @@ export interface Tlv {
   end: number;
 }
 
+const truncated = () => new SkycertError("not a valid DER certificate (truncated or indefinite length)");
+
 export function tlv(der: Uint8Array, at: number, limit = der.length): Tlv {
-  const bad = () => new SkycertError("not a valid DER certificate (truncated or indefinite length)");
-  if (at + 2 > limit) throw bad();
+  if (at + 2 > limit) throw truncated();
   const tag = der[at]!;
   let len = der[at + 1]!;
   let body = at + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
-    if (n === 0 || n > 4 || body + n > limit) throw bad();
+    if (n === 0 || n > 4 || body + n > limit) throw truncated();
     len = 0;
     for (let k = 0; k < n; k++) len = len * 256 + der[body + k]!;
     body += n;
   }
-  if (body + len > limit) throw bad();
+  if (body + len > limit) throw truncated();
   return { tag, start: at, body, end: body + len };
 }
 
@@ -73,7 +74,11 @@ export function rawExtensions(der: Uint8Array): EncodedExtension[] {
   const cert = tlv(der, 0, der.length);
   const tbs = children(der, cert)[0];
   if (!tbs || tbs.tag !== 0x30) throw new SkycertError("not a valid DER certificate (no TBSCertificate)");
-  const wrapper = children(der, tbs).find((t) => t.tag === 0xa3);
+  return extensionsIn(der, children(der, tbs).find((t) => t.tag === 0xa3));
+}
+
+/** The extensions inside a TBSCertificate's [3] field, when there is one. */
+function extensionsIn(der: Uint8Array, wrapper: Tlv | undefined): EncodedExtension[] {
   if (!wrapper) return [];
   const list = children(der, wrapper)[0];
   if (!list) return [];
@@ -105,25 +110,33 @@ export function certIdentity(der: Uint8Array): { serial: string; issuer: Uint8Ar
 
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
 
-/** An INTEGER's magnitude in hex, without leading zero octets. */
-function hex(der: Uint8Array, t: Tlv): string {
+/** An INTEGER's magnitude: its octets without leading zeros. */
+function magnitude(der: Uint8Array, t: Tlv): Uint8Array {
   let at = t.body;
   while (at < t.end - 1 && der[at] === 0) at++;
-  return Buffer.from(der.buffer, der.byteOffset + at, t.end - at).toString("hex");
+  return der.subarray(at, t.end);
 }
+
+/** An RSA public key's modulus and exponent, as octets. */
+export interface RsaPublic {
+  n: Uint8Array;
+  e: Uint8Array;
+}
+
+export const sameRsaPublic = (a: RsaPublic, b: RsaPublic) => Buffer.compare(a.n, b.n) === 0 && Buffer.compare(a.e, b.e) === 0;
 
 /**
  * The RSA public part (modulus and exponent, hex) of a SubjectPublicKeyInfo, or
  * undefined for another key type: what `openssl x509 -modulus` compares.
  */
-export function rsaPublicOfSpki(spki: Uint8Array): { n: string; e: string } | undefined {
+export function rsaPublicOfSpki(spki: Uint8Array): RsaPublic | undefined {
   const outer = tlv(spki, 0, spki.length);
   const [alg, bits] = children(spki, outer);
   const oid = alg ? children(spki, alg)[0] : undefined;
   if (!oid || !bits || oidText(spki.subarray(oid.body, oid.end)) !== RSA_ENCRYPTION) return undefined;
   const key = tlv(spki, bits.body + 1, bits.end);
   const [n, e] = children(spki, key);
-  return n && e ? { n: hex(spki, n), e: hex(spki, e) } : undefined;
+  return n && e ? { n: magnitude(spki, n), e: magnitude(spki, e) } : undefined;
 }
 
 /**
@@ -131,7 +144,7 @@ export function rsaPublicOfSpki(spki: Uint8Array): { n: string; e: string } | un
  * importing the key: a fleet's key-match compares it with the certificate's.
  * Undefined for other key types, which callers import instead.
  */
-export function rsaPublicOfPrivateKey(der: Uint8Array, pkcs1: boolean): { n: string; e: string } | undefined {
+export function rsaPublicOfPrivateKey(der: Uint8Array, pkcs1: boolean): RsaPublic | undefined {
   let rsa: Tlv = tlv(der, 0, der.length);
   if (!pkcs1) {
     const [, alg, inner] = children(der, rsa);
@@ -140,7 +153,7 @@ export function rsaPublicOfPrivateKey(der: Uint8Array, pkcs1: boolean): { n: str
     rsa = tlv(der, inner.body, inner.end);
   }
   const [, n, e] = children(der, rsa);
-  return n && e ? { n: hex(der, n), e: hex(der, e) } : undefined;
+  return n && e ? { n: magnitude(der, n), e: magnitude(der, e) } : undefined;
 }
 
 /**
@@ -286,7 +299,7 @@ export function walkCertificate(der: Uint8Array): RawCertificate {
   }
   const [notBefore, notAfter, more] = children(der, validity);
   if (more) throw malformed("validity");
-  const extensions = rawExtensions(der).map((e) => ({ oid: e.oid, name: EXTENSION_NAMES[e.oid] ?? e.oid, critical: e.critical, value: e.value }));
+  const extensions = extensionsIn(der, fields.find((f) => f.tag === 0xa3)).map((e) => ({ oid: e.oid, name: EXTENSION_NAMES[e.oid] ?? e.oid, critical: e.critical, value: e.value }));
   const known = (oid: string) => extensions.find((e) => e.oid === oid);
   const bytes = (t: Tlv) => der.subarray(t.start, t.end);
   const subjectDer = bytes(subject);
