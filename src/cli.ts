@@ -87,4 +87,5 @@ async function main(): Promise<void> {
   process.exit(code);
 }
 
-await main();
+// Not a top-level await: the bundle is CommonJS (see scripts/build.mjs). main() reports its own errors and exits.
+void main();
