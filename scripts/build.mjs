@@ -3,12 +3,14 @@
 // - dist/cli.cjs: the whole CLI in one CommonJS file. Every module in it is
 //   initialised on first use (esbuild's lazy wrappers), so `skycert --version`
 //   never evaluates node-forge, @peculiar/x509 or yaml.
-// - dist/cli.cjs.cache: V8's code cache for it, made by running the CLI on a
+// - dist/cli-<build id>.cache: V8's code cache for it, made by running the CLI on a
 //   small fleet (init ca, init agent --ca --inventory, validate --fleet), each
 //   run starting from the previous run's cache. bin/skycert compiles the bundle
 //   with it, so what those runs used is neither parsed nor compiled again. Node
 //   20 has no compile cache for ES modules, hence CommonJS here; V8 rejects a
-//   cache made by another Node, and the bundle then compiles as usual.
+//   cache made by another Node, and the bundle then compiles as usual. V8 checks
+//   only the source's length, so the cache is named after a build id that the
+//   bundle's first line carries: a bundle never meets another build's cache.
 // - dist/keygen.cjs: the key generator bin/skycert starts key searches with,
 //   before the CLI has loaded.
 //
@@ -19,6 +21,7 @@
 import { execFileSync } from "node:child_process";
 import { build } from "esbuild";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 
@@ -37,6 +40,7 @@ const lazyChildProcess = {
     b.onLoad({ filter: /.*/, namespace: "lazy" }, () => ({ contents: 'module.exports = { spawn: (...a) => require("node:child_process").spawn(...a) };', loader: "js" }));
   },
 };
+const buildId = randomBytes(8).toString("hex");
 const common = { bundle: true, platform: "node", target: "node20", write: false, sourcemap: false, logLevel: "warning", define: { SKYCERT_VERSION: JSON.stringify(pkg.version) } };
 
 const [cli, keygen] = await Promise.all([
@@ -48,7 +52,7 @@ const [cli, keygen] = await Promise.all([
     plugins: [lazyChildProcess],
     // The sources are ES modules: give them their own file's URL.
     define: { ...common.define, "import.meta.url": "__skycertModuleUrl" },
-    banner: { js: 'const __skycertModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    banner: { js: `/* skycert build ${buildId} */ const __skycertModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
   }),
   build({
     ...common,
@@ -68,8 +72,7 @@ const outputs = [...keygen.outputFiles, ...cli.outputFiles];
 for (const f of outputs) replace(f.path, f.contents);
 
 // Training: each run writes the cache it ends with, and the next run starts from it.
-const cache = join(dist, "cli.cjs.cache");
-rmSync(cache, { force: true });
+const cache = join(dist, `cli-${buildId}.cache`);
 const work = mkdtempSync(join(tmpdir(), "skycert-train-"));
 try {
   writeFileSync(join(work, "hosts.ini"), "[analyzers]\n10.0.0.4\n\n[agents]\n10.0.0.5\n10.0.0.6\n");

@@ -66,11 +66,10 @@ function signatureProblem(child: TrustCert, parent: TrustCert): string | undefin
 }
 
 /** A CA's key, imported once however many certificates it signed (a fleet's hosts share one). */
-const keys = new Map<string, KeyObject>();
+const keys = new WeakMap<Uint8Array, KeyObject>();
 function publicKey(spki: Uint8Array): KeyObject {
-  const id = Buffer.from(spki).toString("base64");
-  let key = keys.get(id);
-  if (!key) keys.set(id, (key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" })));
+  let key = keys.get(spki);
+  if (!key) keys.set(spki, (key = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.length), format: "der", type: "spki" })));
   return key;
 }
 

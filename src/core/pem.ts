@@ -21,6 +21,10 @@ export type PemProblem =
   | { kind: "mismatch"; begin: string; end: string; line: number }
   | { kind: "bad-base64"; label: string; line: number };
 
+// Sticky (y): matched at a given offset only; module-level, as a fleet parses hundreds of files.
+const BEGIN_LINE = /-----BEGIN ([A-Z0-9 #-]+)-----[ \t\r]*(?:\n|$)/y;
+const END_LINE = /-----END ([A-Z0-9 #-]+)-----[ \t\r]*(?:\n|$)/y;
+
 /** Every well-formed block of `text`, plus the first problem met (a BEGIN without END, bad base64...). */
 export function parsePem(text: string): { blocks: PemBlock[]; problem: PemProblem } {
   const blocks: PemBlock[] = [];
@@ -33,7 +37,7 @@ export function parsePem(text: string): { blocks: PemBlock[]; problem: PemProble
   };
   /** The marker line starting at `at` (`-----BEGIN X-----`), or undefined when the line is anything else. */
   const marker = (at: number, kind: "BEGIN" | "END") => {
-    const m = (kind === "BEGIN" ? /-----BEGIN ([A-Z0-9 #-]+)-----[ \t\r]*(?:\n|$)/y : /-----END ([A-Z0-9 #-]+)-----[ \t\r]*(?:\n|$)/y);
+    const m = kind === "BEGIN" ? BEGIN_LINE : END_LINE;
     m.lastIndex = at;
     const r = m.exec(text);
     return r ? { label: r[1]!, next: m.lastIndex } : undefined;

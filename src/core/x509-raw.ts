@@ -88,7 +88,7 @@ function extensionsIn(der: Uint8Array, wrapper: Tlv | undefined): EncodedExtensi
     const last = parts[parts.length - 1];
     if (!oid || oid.tag !== 0x06 || !last || last.tag !== 0x04) throw new SkycertError("not a valid DER certificate (malformed extension)");
     const critical = parts.length === 3 && parts[1]!.tag === 0x01 && der[parts[1]!.body] !== 0;
-    return { oid: oidText(der.subarray(oid.body, oid.end)), critical, value: der.slice(last.body, last.end) };
+    return { oid: oidText(der.subarray(oid.body, oid.end)), critical, value: der.subarray(last.body, last.end) };
   });
 }
 

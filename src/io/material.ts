@@ -4,7 +4,7 @@
  * devices, FIFOs or huge files). Shared by validate and validate --fleet, and
  * light on purpose: no certificate parser is loaded here.
  */
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import type { ConfigFile, FileFlags, FileRead } from "../core/checks.js";
 import { usageError } from "../core/errors.js";
@@ -23,17 +23,21 @@ export function shower(cwd: string): (p: string) => string {
   };
 }
 
+/** ENOENT, as opposed to another reason the path cannot be reached (which readInput reports). */
+function isMissing(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
 /** The config file, or undefined when none is given, ./skydive.yml is absent and file flags name the files. */
 export async function readConfig(opts: { cwd: string; config?: string; files: FileFlags }, show: (p: string) => string): Promise<ConfigFile | undefined> {
   const path = resolve(opts.cwd, opts.config ?? "skydive.yml");
-  let exists = true;
-  try {
-    statSync(path);
-  } catch (err) {
-    // Other errors (EACCES...) are reported by readInput below.
-    exists = (err as NodeJS.ErrnoException).code !== "ENOENT";
-  }
-  if (!exists) {
+  // existsSync first: one access(2) and no Stats object when the file is there (a fleet reads hundreds).
+  if (!existsSync(path) && isMissing(path)) {
     if (opts.config !== undefined) throw usageError(`--config ${opts.config}: no such file`, "pass the path of the Skydive config (skydive.yml)");
     if (Object.values(opts.files).some(Boolean)) return undefined;
     throw usageError(
