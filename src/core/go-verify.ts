@@ -15,6 +15,8 @@ export type TrustCert = Pick<CertInfo, "der" | "subject" | "subjectDer" | "issue
   signature: Pick<CertInfo["signature"], "name" | "hash">;
   publicKey: Pick<CertInfo["publicKey"], "spki">;
   extensions: Pick<CertInfo["extensions"][number], "oid" | "name" | "critical">[];
+  /** Its signed parts, when the reader already has them (the DER walker does). */
+  signed?: SignedParts;
 };
 
 export type Usage = "serverAuth" | "clientAuth";
@@ -52,7 +54,7 @@ function signatureProblem(child: TrustCert, parent: TrustCert): string | undefin
   if (parent.keyUsage && !parent.keyUsage.usages.includes("keyCertSign")) return `x509: "${cn(parent)}" has keyUsage without keyCertSign, so it cannot sign "${cn(child)}"`;
   if (child.signature.hash && WEAK_HASHES.has(child.signature.hash)) return `x509: cannot verify signature: insecure algorithm ${child.signature.name} on "${cn(child)}"`;
   try {
-    const signed = signedParts(child.der);
+    const signed = child.signed ?? signedParts(child.der);
     if (!signed.algorithmsAgree) return `x509: "${cn(child)}" names two different signature algorithms (inner and outer)`;
     const scheme = goScheme(signed);
     if (!scheme) return `x509: cannot verify signature: algorithm unimplemented (${child.signature.name} on "${cn(child)}")`;

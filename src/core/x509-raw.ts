@@ -212,6 +212,7 @@ export interface RawCertificate {
   basicConstraints: { ca: boolean; pathlen: number | undefined; critical: boolean } | undefined;
   keyUsage: { usages: KeyUsage[]; critical: boolean } | undefined;
   extendedKeyUsage: { oids: string[]; names: string[]; critical: boolean } | undefined;
+  signed: SignedParts;
 }
 
 function malformed(what: string): SkycertError {
@@ -252,6 +253,11 @@ function readTime(der: Uint8Array, t: Tlv | undefined): Date {
 
 /** The signed parts of a DER certificate, read from its top level only. */
 export function signedParts(der: Uint8Array): SignedParts {
+  return topLevel(der).signed;
+}
+
+/** The certificate's three parts and the TBS's fields, walked once. */
+function topLevel(der: Uint8Array): { signed: SignedParts; fields: Tlv[] } {
   const cert = expectTag(tlv(der, 0), 0x30, "not a SEQUENCE");
   const [tbs, alg, sig, extra] = children(der, cert);
   if (extra) throw malformed("extra fields after the signature");
@@ -264,13 +270,14 @@ export function signedParts(der: Uint8Array): SignedParts {
   const [oid, params] = children(der, alg!);
   expectTag(oid, 0x06, "signatureAlgorithm OID");
   const bytes = (t: Tlv) => der.subarray(t.start, t.end);
-  return {
+  const signed = {
     tbs: bytes(tbs!),
     signatureOid: oidText(der.subarray(oid!.body, oid!.end)),
     signatureParams: params ? bytes(params) : new Uint8Array(0),
     algorithmsAgree: Buffer.compare(bytes(innerAlg), bytes(alg!)) === 0,
     signature: der.subarray(sig!.body + 1, sig!.end),
   };
+  return { signed, fields };
 }
 
 /** Throws SkycertError where Go's parser refuses: BER lengths, trailing bytes, a malformed field or extension. */
@@ -278,8 +285,7 @@ export function walkCertificate(der: Uint8Array): RawCertificate {
   const cert = tlv(der, 0);
   if (cert.end !== der.length) throw malformed("trailing bytes after the certificate");
   checkDer(der, cert);
-  const signed = signedParts(der);
-  const fields = children(der, children(der, cert)[0]!);
+  const { signed, fields } = topLevel(der);
   let i = 0;
   let version = 1;
   if (fields[0]?.tag === 0xa0) {
@@ -311,10 +317,7 @@ export function walkCertificate(der: Uint8Array): RawCertificate {
     serial: der.subarray(serial.body, serial.end),
     subject: nameText(subjectDer),
     subjectDer,
-    // Read only for messages: most certificates never need it.
-    get issuer() {
-      return nameText(issuerDer);
-    },
+    issuer: nameText(issuerDer),
     issuerDer,
     notBefore: readTime(der, notBefore),
     notAfter: readTime(der, notAfter),
@@ -324,6 +327,7 @@ export function walkCertificate(der: Uint8Array): RawCertificate {
     basicConstraints: readBasicConstraints(known(EXTENSION_OIDS.basicConstraints)),
     keyUsage: readKeyUsage(known(EXTENSION_OIDS.keyUsage)),
     extendedKeyUsage: readExtendedKeyUsage(known(EXTENSION_OIDS.extendedKeyUsage)),
+    signed,
   };
 }
 

@@ -15,12 +15,19 @@ export const MAX_PEM_BYTES = 1024 * 1024;
 
 export function shower(cwd: string): (p: string) => string {
   const inside = cwd.endsWith("/") ? cwd : `${cwd}/`;
+  // Remembered: a fleet's hosts all show the same CA path, often outside cwd.
+  const shown = new Map<string, string>();
   return (p) => {
+    let s = shown.get(p);
+    if (s === undefined) shown.set(p, (s = show(p)));
+    return s;
+  };
+  function show(p: string): string {
     // Paths under cwd (a fleet's hundreds) without path.relative's normalising.
     if (p.startsWith(inside) && !/(^|\/)\.\.?(\/|$)/.test(p.slice(inside.length)) && !p.includes("//")) return p.slice(inside.length) || ".";
     const rel = relative(cwd, p);
     return rel === "" ? "." : rel.startsWith("..") || rel.startsWith("/") ? p : rel;
-  };
+  }
 }
 
 /** ENOENT, as opposed to another reason the path cannot be reached (which readInput reports). */
