@@ -236,8 +236,8 @@ const md = [
   "",
   "| comparison | skycert | baseline | ratio | target | met |",
   "| --- | --- | --- | --- | --- | --- |",
-  ...rows.map((r) => `| ${r.comparison} | ${spread(r.skycert)} | ${spread(r.baseline)} | ${r.ratio.toFixed(2)} | ${r.informational ? "(info)" : `≤ ${r.target}`} | ${r.informational ? "" : r.met ? "yes" : "**no**"} |`),
-  ...rows.flatMap((r) => (r.others ? Object.entries(r.others).map(([k, s]) => `| 50 agents with a ${k} loop (for reference) | ${spread(r.skycert)} | ${spread(s)} | ${(r.skycert.median / s.median).toFixed(2)} | | |`) : [])),
+  ...rows.map((r) => `| ${r.comparison} | ${spread(r.skycert)} | ${spread(r.baseline)} | ${r.ratio.toFixed(3)} | ${r.informational ? "(info)" : `≤ ${r.target}`} | ${r.informational ? "" : r.met ? "yes" : "**no**"} |`),
+  ...rows.flatMap((r) => (r.others ? Object.entries(r.others).map(([k, s]) => `| 50 agents with a ${k} loop (for reference) | ${spread(r.skycert)} | ${spread(s)} | ${(r.skycert.median / s.median).toFixed(3)} | | |`) : [])),
   "",
 ].join("\n");
 mkdirSync(RESULTS, { recursive: true });

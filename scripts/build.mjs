@@ -49,6 +49,8 @@ const [cli, keygen] = await Promise.all([
     entryPoints: [join(root, "src/cli.ts")],
     outfile: join(dist, "cli.cjs"),
     format: "cjs",
+    // bin/skycert reads the bundle as latin1: nothing outside ASCII may be left unescaped.
+    charset: "ascii",
     plugins: [lazyChildProcess],
     // The sources are ES modules: give them their own file's URL.
     define: { ...common.define, "import.meta.url": "__skycertModuleUrl" },

@@ -36,8 +36,8 @@ export const sameDer = (a: TrustCert, b: TrustCert) => Buffer.compare(a.der, b.d
 export const cn = (c: TrustCert) => /(?:^|,\s*)CN=([^,]+)/.exec(c.subject)?.[1] ?? (c.subject || "(empty subject)");
 
 function timeProblem(c: TrustCert, now: Date): string | undefined {
-  if (c.notBefore && now < c.notBefore) return `x509: certificate "${cn(c)}" is not valid before ${isoDay(c.notBefore)}`;
-  if (c.notAfter && now > c.notAfter) return `x509: certificate "${cn(c)}" has expired (${isoDay(c.notAfter)})`;
+  if (c.notBefore && now.getTime() < c.notBefore.getTime()) return `x509: certificate "${cn(c)}" is not valid before ${isoDay(c.notBefore)}`;
+  if (c.notAfter && now.getTime() > c.notAfter.getTime()) return `x509: certificate "${cn(c)}" has expired (${isoDay(c.notAfter)})`;
   return undefined;
 }
 
