@@ -189,6 +189,15 @@ export function latin1(bytes: Uint8Array): string {
   return text;
 }
 
+const labelLists = new WeakMap<Uint8Array, string[]>();
+
+/** The labels of a file's BEGIN lines, well-formed blocks or not; read once per file (hosts share their CA). */
+function beginLabels(bytes: Uint8Array): string[] {
+  let labels = labelLists.get(bytes);
+  if (!labels) labelLists.set(bytes, (labels = [...latin1(bytes).matchAll(/^-----BEGIN ([A-Z0-9 #-]+)-----/gm)].map((m) => m[1]!)));
+  return labels;
+}
+
 export function checkReadable(f: FileInput): Check {
   const extra = { file: f.path };
   if (f.read.ok) return check("file-readable", "pass", f.label, `${f.shown}: readable, ${f.read.size} bytes`, extra);
@@ -932,9 +941,8 @@ export function checkConfigFiles(plan: Plan, inputs: FileInput[], config: Config
       }
       continue;
     }
-    const text = latin1(f.read.bytes);
     // Only the kinds of block matter here, not their contents (pem-parse judges those).
-    const labels = [...text.matchAll(/^-----BEGIN ([A-Z0-9 #-]+)-----/gm)].map((m) => m[1]!);
+    const labels = beginLabels(f.read.bytes);
     const wantKey = f.item.endsWith("Key");
     const hasCert = labels.includes("CERTIFICATE");
     const hasKey = labels.some(isKeyLabel);

@@ -63,7 +63,7 @@ const INPUT_WAIT_MS = 30_000;
  * memory; a FIFO or device is opened without blocking, so a FIFO nobody writes
  * to reads as empty instead of hanging, while `<(command)` still works.
  */
-export function readInput(path: string, label: string, maxBytes = 4 * 1024 * 1024): InputFile {
+export function readInput(path: string, label: string, maxBytes = 4 * 1024 * 1024, missing?: () => Error): InputFile {
   const problem = (err: unknown) => {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "ENXIO" ? "a socket, not a file" : (err as Error).message;
@@ -74,7 +74,7 @@ export function readInput(path: string, label: string, maxBytes = 4 * 1024 * 102
   try {
     st = statSync(path);
   } catch (err) {
-    throw problem(err);
+    throw missing && (err as NodeJS.ErrnoException).code === "ENOENT" ? missing() : problem(err);
   }
   if (st.isDirectory()) throw usageError(`${label} ${path}: is a directory, not a file`);
   if (st.isFile() && st.size > maxBytes) throw tooLarge(String(st.size));

@@ -15,19 +15,18 @@ export const MAX_PEM_BYTES = 1024 * 1024;
 
 export function shower(cwd: string): (p: string) => string {
   const inside = cwd.endsWith("/") ? cwd : `${cwd}/`;
-  // Remembered: a fleet's hosts all show the same CA path, often outside cwd.
-  const shown = new Map<string, string>();
+  // Others are remembered: a fleet's hosts all show the same CA path, often outside cwd.
+  const others = new Map<string, string>();
   return (p) => {
-    let s = shown.get(p);
-    if (s === undefined) shown.set(p, (s = show(p)));
-    return s;
-  };
-  function show(p: string): string {
     // Paths under cwd (a fleet's hundreds) without path.relative's normalising.
     if (p.startsWith(inside) && !/(^|\/)\.\.?(\/|$)/.test(p.slice(inside.length)) && !p.includes("//")) return p.slice(inside.length) || ".";
-    const rel = relative(cwd, p);
-    return rel === "" ? "." : rel.startsWith("..") || rel.startsWith("/") ? p : rel;
-  }
+    let shown = others.get(p);
+    if (shown === undefined) {
+      const rel = relative(cwd, p);
+      others.set(p, (shown = rel === "" ? "." : rel.startsWith("..") || rel.startsWith("/") ? p : rel));
+    }
+    return shown;
+  };
 }
 
 /** ENOENT, as opposed to another reason the path cannot be reached (which readInput reports). */
@@ -43,16 +42,15 @@ function isMissing(path: string): boolean {
 /** The config file, or undefined when none is given, ./skydive.yml is absent and file flags name the files. */
 export async function readConfig(opts: { cwd: string; config?: string; files: FileFlags }, show: (p: string) => string): Promise<ConfigFile | undefined> {
   const path = resolve(opts.cwd, opts.config ?? "skydive.yml");
-  // existsSync first: one access(2) and no Stats object when the file is there (a fleet reads hundreds).
-  if (!existsSync(path) && isMissing(path)) {
-    if (opts.config !== undefined) throw usageError(`--config ${opts.config}: no such file`, "pass the path of the Skydive config (skydive.yml)");
+  // Without --config, a missing ./skydive.yml may be fine; existsSync first: one access(2), no Stats object.
+  if (opts.config === undefined && !existsSync(path) && isMissing(path)) {
     if (Object.values(opts.files).some(Boolean)) return undefined;
     throw usageError(
       `no skydive.yml in ${opts.cwd}`,
       "pass --config FILE, or name the files with --analyzer-cert, --analyzer-key, --agent-cert, --agent-key (and --ca-cert)",
     );
   }
-  const { text } = readInput(path, "--config");
+  const { text } = readInput(path, "--config", undefined, () => usageError(`--config ${opts.config}: no such file`, "pass the path of the Skydive config (skydive.yml)"));
   // Go's YAML parser refuses control characters; a binary file is not a config.
   const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffd]/.exec(text);
   if (control) {

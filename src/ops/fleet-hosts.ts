@@ -55,10 +55,11 @@ export const firstCertDer = (bytes: Uint8Array): Uint8Array | undefined => parse
 export async function checkHosts(job: HostJob): Promise<HostOutcome[]> {
   const { now } = job;
   const show = shower(job.cwd);
-  const reads = new Map<string, FileRead>();
-  const readOnce = (path: string) => {
-    let read = reads.get(path);
-    if (!read) reads.set(path, (read = readMaterial(path)));
+  // Only the CA is kept: a host's own files are dropped once it is checked (fewer survivors for the GC to copy).
+  const caReads = new Map<string, FileRead>();
+  const readCa = (path: string) => {
+    let read = caReads.get(path);
+    if (!read) caReads.set(path, (read = readMaterial(path)));
     return read;
   };
   const cas = new Map<string, { der: Uint8Array; fingerprint: string; anchor: Anchor | undefined } | undefined>();
@@ -87,7 +88,7 @@ export async function checkHosts(job: HostJob): Promise<HostOutcome[]> {
       const plan = planDeployment({ config, env: {}, flags: {}, hosts: [], role: "agent", cwd: job.cwd });
       const inputs: Partial<Record<ItemName, FileInput>> = {};
       for (const spec of Object.values(plan.items)) {
-        inputs[spec.item] = { item: spec.item, label: spec.label, setting: spec.setting, path: spec.path, shown: show(spec.path), read: readOnce(spec.path), optional: spec.optional };
+        inputs[spec.item] = { item: spec.item, label: spec.label, setting: spec.setting, path: spec.path, shown: show(spec.path), read: spec.item === "ca" ? readCa(spec.path) : readMaterial(spec.path), optional: spec.optional };
       }
       const ca = inputs.ca ? caOf(inputs.ca) : undefined;
       checks = checkConfigFiles(plan, Object.values(inputs), config, undefined);
