@@ -1,6 +1,6 @@
 /** Flag parsers shared by the commands: each bad value is a usage error (exit 2) naming the flag. */
 import { InvalidArgumentError, type Command } from "commander";
-import { MAX_RSA_BITS, MIN_RSA_BITS } from "../core/keys.js";
+import { MAX_RSA_BITS, MIN_RSA_BITS } from "../core/key-sizes.js";
 import { type San, sanFromAddress } from "../core/san.js";
 
 function integer(value: string, what: string): number {

@@ -3,7 +3,6 @@ import { resolve } from "node:path";
 import { usageError } from "../core/errors.js";
 import type { San } from "../core/san.js";
 import type { Role, Schema } from "../core/stanza.js";
-import { KeyPool, earlyKeys, roleKeys } from "../ops/keypool.js";
 import { EXIT_CODES, collectSans, parseBits, parseDays, withCommonOptions } from "./flags.js";
 import { flushStdout } from "../io/stdout.js";
 
@@ -96,6 +95,8 @@ ${EXIT_CODES}
   A fleet run exits 1 when any host failed; the others are done and listed.`,
     )
     .action(async (targets: Target[], flags: InitFlags) => {
+      // Loaded here, not with the command definitions: it brings node:crypto, which --version and --help do without.
+      const { KeyPool, earlyKeys, roleKeys } = await import("../ops/keypool.js");
       const unique = [...new Set(targets)];
       const json = Boolean(flags.json);
       if (unique.includes("ca")) {

@@ -3,9 +3,8 @@
  * pool, so several run at once, one per core.
  */
 import { type KeyObject, createHash, createPrivateKey, createPublicKey, generatePrime, sign, verify } from "node:crypto";
+import { MIN_RSA_BITS } from "./key-sizes.js";
 
-export const MIN_RSA_BITS = 2048;
-export const MAX_RSA_BITS = 16384;
 
 const E = 65537n;
 

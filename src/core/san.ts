@@ -3,7 +3,18 @@
  * falls back to the Common Name. An address is an IP SAN exactly when
  * net.isIP accepts it; anything else must be a valid DNS name.
  */
-import { isIP } from "node:net";
+import { createRequire } from "node:module";
+import type * as Net from "node:net";
+
+let net: typeof Net | undefined;
+/**
+ * node:net's isIP, with node:net loaded on first use: the command definitions
+ * import this module, and `skycert --version` need not load it (~2 ms).
+ */
+function isIP(address: string): number {
+  net ??= createRequire(import.meta.url)("node:net") as typeof Net;
+  return net.isIP(address);
+}
 
 export type SanType = "DNS" | "IP" | "email" | "URI";
 
