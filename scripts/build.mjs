@@ -3,10 +3,10 @@
 // - dist/cli.cjs: the whole CLI in one CommonJS file. Every module in it is
 //   initialised on first use (esbuild's lazy wrappers), so `skycert --version`
 //   never evaluates node-forge, @peculiar/x509 or yaml.
-// - dist/cli-<build id>.cache: V8's code cache for it, made by running the CLI on a
-//   small fleet (init ca, init agent --ca --inventory, validate --fleet), each
-//   run starting from the previous run's cache. bin/skycert compiles the bundle
-//   with it, so what those runs used is neither parsed nor compiled again. Node
+// - dist/cli-<build id>.cache: V8's code cache for it, written at the end of a
+//   `validate --fleet` run on a small fleet (made first with init ca and init
+//   agent --ca --inventory). bin/skycert compiles the bundle with it, so what
+//   that run used is neither parsed nor compiled again. Node
 //   20 has no compile cache for ES modules, hence CommonJS here; V8 rejects a
 //   cache made by another Node, and the bundle then compiles as usual. V8 checks
 //   only the source's length, so the cache is named after a build id that the
@@ -73,7 +73,8 @@ const replace = (path, contents) => {
 const outputs = [...keygen.outputFiles, ...cli.outputFiles];
 for (const f of outputs) replace(f.path, f.contents);
 
-// Training: each run writes the cache it ends with, and the next run starts from it.
+// Training: a fleet to validate, then the validation, which writes the cache it ends with.
+// (A cache trained on init too would be three times larger, and loading it costs every command.)
 const cache = join(dist, `cli-${buildId}.cache`);
 const work = mkdtempSync(join(tmpdir(), "skycert-train-"));
 try {
