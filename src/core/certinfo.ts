@@ -3,13 +3,13 @@
  * Everything validate, inspect and renew need is lifted into plain data here,
  * so no other module touches the parser (or its reflect-metadata prerequisite).
  */
-import { createHash, createPublicKey } from "node:crypto";
+import { createPublicKey } from "node:crypto";
 import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import type * as X509 from "@peculiar/x509";
 import { SkycertError } from "./errors.js";
 import { EXTENDED_KEY_USAGES, EXTENSION_OIDS, KEY_USAGES, type KeyUsage, SIGNATURE_ALGORITHMS } from "./oids.js";
-import { colonHex } from "./keys.js";
+import { sha256Fingerprint } from "./keys.js";
 import { type San, bytesToIp, ipToBytes } from "./san.js";
 import { versionAndSerial } from "./x509-raw.js";
 
@@ -138,7 +138,7 @@ function publicKeyInfo(spki: ArrayBuffer): PublicKeyInfo {
     bits: d.modulusLength ?? (d.namedCurve ? { prime256v1: 256, secp384r1: 384, secp521r1: 521 }[d.namedCurve] : undefined),
     curve: d.namedCurve ? (CURVES[d.namedCurve] ?? d.namedCurve) : undefined,
     spki: bytes,
-    fingerprint: colonHex(createHash("sha256").update(bytes).digest()),
+    fingerprint: sha256Fingerprint(bytes),
   };
 }
 
@@ -211,7 +211,7 @@ export function readCertificate(der: Uint8Array): CertInfo {
       signature: signatureInfo(cert.signatureAlgorithm as never),
       publicKey: publicKeyInfo(cert.publicKey.rawData),
       ...describeExtensions(cert.extensions),
-      fingerprint: colonHex(createHash("sha256").update(der).digest()),
+      fingerprint: sha256Fingerprint(der),
       version: head.version,
     };
   } catch (err) {
@@ -237,7 +237,7 @@ export function readRequest(der: Uint8Array): CertInfo {
       signature: signatureInfo(csr.signatureAlgorithm as never),
       publicKey: publicKeyInfo(csr.publicKey.rawData),
       ...describeExtensions(csr.extensions),
-      fingerprint: colonHex(createHash("sha256").update(der).digest()),
+      fingerprint: sha256Fingerprint(der),
     };
   } catch (err) {
     throw parseFailure("certificate request", err);

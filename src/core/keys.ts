@@ -81,7 +81,12 @@ export function privateKeyPem(key: KeyObject, passphrase?: string): string {
 export function publicKeyFingerprint(key: KeyObject): string {
   const pub = key.type === "private" ? createPublicKey(key) : key;
   const spki = pub.export({ type: "spki", format: "der" });
-  return colonHex(createHash("sha256").update(spki).digest());
+  return sha256Fingerprint(spki);
+}
+
+/** SHA-256 as `openssl -fingerprint -sha256` prints it: colon-separated upper-case hex. */
+export function sha256Fingerprint(bytes: Uint8Array): string {
+  return colonHex(createHash("sha256").update(bytes).digest());
 }
 
 export function describeKey(key: KeyObject): { type: string; bits: number | undefined; curve: string | undefined } {

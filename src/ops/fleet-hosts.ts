@@ -4,12 +4,11 @@
  * from it. (A second thread was measured: on two cores its start-up costs more
  * than it saves on a 200-host fleet.)
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { type Check, type FileInput, type FileRead, type ItemName, type Status, checkConfigFiles, checkFileMode, checkReadable, latin1, planDeployment, sortChecks } from "../core/checks.js";
 import { SkycertError } from "../core/errors.js";
 import { type Anchor, checkHostPair } from "../core/fleet-host.js";
-import { colonHex } from "../core/keys.js";
+import { sha256Fingerprint } from "../core/keys.js";
 import { parsePem } from "../core/pem.js";
 import { STANZA_FILE } from "../core/stanza.js";
 import { type RawCertificate, certIdentity, walkCertificate } from "../core/x509-raw.js";
@@ -48,7 +47,6 @@ export interface HostOutcome {
 }
 
 export const zero = (): Record<Status, number> => ({ pass: 0, warn: 0, fail: 0, skip: 0 });
-export const fingerprint = (der: Uint8Array) => colonHex(createHash("sha256").update(der).digest());
 export const firstCertDer = (bytes: Uint8Array): Uint8Array | undefined => parsePem(latin1(bytes)).blocks.find((b) => b.label === "CERTIFICATE")?.der;
 
 /** Every host's outcome, in `job.names` order. Files the hosts share (their CA) are read, parsed and hashed once. */
@@ -72,7 +70,7 @@ export async function checkHosts(job: HostJob): Promise<HostOutcome[]> {
       } catch {
         cert = undefined;
       }
-      cas.set(f.path, der ? { der, fingerprint: fingerprint(der), anchor: cert ? { cert, shown: f.shown } : undefined } : undefined);
+      cas.set(f.path, der ? { der, fingerprint: sha256Fingerprint(der), anchor: cert ? { cert, shown: f.shown } : undefined } : undefined);
     }
     return cas.get(f.path);
   };

@@ -11,14 +11,14 @@
  * written. One host's failure leaves the others done; existing hosts are
  * skipped unless --force.
  */
-import { type KeyObject, createHash } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Cnf } from "../core/cnf.js";
 import { usageError } from "../core/errors.js";
 import { type HostAddress, groupAddresses, parseInventory } from "../core/inventory.js";
 import { makeCertificate, makeRequest, randomSerial } from "../core/issue.js";
-import { colonHex, privateKeyPem, publicKeyFingerprint } from "../core/keys.js";
+import { privateKeyPem, publicKeyFingerprint, sha256Fingerprint } from "../core/keys.js";
 import { toPem } from "../core/pem.js";
 import { type RolePlan, planRole, validateCommonName } from "../core/profile.js";
 import { formatSan, sanFromAddress } from "../core/san.js";
@@ -286,7 +286,7 @@ function issueHost(
     serial: Buffer.from(serial).toString("hex").toUpperCase(),
     notBefore: notBefore.toISOString(),
     notAfter: notAfter.toISOString(),
-    fingerprint: colonHex(createHash("sha256").update(crt).digest()),
+    fingerprint: sha256Fingerprint(crt),
     keyFingerprint: publicKeyFingerprint(key),
   });
   return [

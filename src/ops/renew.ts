@@ -15,7 +15,7 @@
  *   its authorityKeyIdentifier. Another CA is an error unless --change-ca.
  * - The file is replaced atomically, 0444, never through a symlink.
  */
-import { type KeyObject, X509Certificate, createHash, createPublicKey } from "node:crypto";
+import { type KeyObject, X509Certificate, createPublicKey } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { type CertInfo, readCertificate } from "../core/certinfo.js";
@@ -24,7 +24,7 @@ import { failure, usageError } from "../core/errors.js";
 import { type EncodedExtension, encodeExtensions, find, readExtensionSection } from "../core/extensions.js";
 import { EXTENSION_OIDS } from "../core/oids.js";
 import { makeCertificate, randomSerial, spkiDer } from "../core/issue.js";
-import { colonHex } from "../core/keys.js";
+import { sha256Fingerprint } from "../core/keys.js";
 import { parsePem, pemProblemText, toPem } from "../core/pem.js";
 import { DEFAULT_EXTENSIONS_SECTION } from "../core/profile.js";
 import { type San, formatSan, mergeSans, sanKey } from "../core/san.js";
@@ -311,7 +311,7 @@ export async function renewCertificate(opts: RenewOptions): Promise<RenewResult>
     serial: hex(serial),
     notBefore: notBefore.toISOString(),
     notAfter: notAfter.toISOString(),
-    fingerprint: colonHex(createHash("sha256").update(der).digest()),
+    fingerprint: sha256Fingerprint(der),
   };
   return result;
 }

@@ -18,11 +18,12 @@ import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Plan, type Status, planDeployment } from "../core/checks.js";
 import { SkycertError, usageError } from "../core/errors.js";
+import { sha256Fingerprint } from "../core/keys.js";
 import { certIdentity, walkCertificate } from "../core/x509-raw.js";
 import { AGENTS_FOLDER, STANZA_FILE } from "../core/stanza.js";
 import { findCaCert } from "../io/ca-files.js";
 import { readConfig, readMaterial, shower } from "../io/material.js";
-import { type FleetHostResult, checkHosts, fingerprint, firstCertDer, zero } from "./fleet-hosts.js";
+import { type FleetHostResult, checkHosts, firstCertDer, zero } from "./fleet-hosts.js";
 // The full per-pair checks (and their certificate parser) load only for --deep and the analyzer.
 import type { ValidateResult } from "./validate.js";
 
@@ -139,7 +140,7 @@ export async function validateFleet(opts: FleetValidateOptions): Promise<FleetVa
     const read = readMaterial(caPath);
     caDer = read.ok ? firstCertDer(read.bytes) : undefined;
     if (!caDer) throw usageError(`${explicitCa ? "--ca-cert" : "--fleet"} ${show(caPath)}: not a readable PEM certificate`);
-    ca = { cert: caPath, subject: subjectOf(caDer), fingerprint: fingerprint(caDer) };
+    ca = { cert: caPath, subject: subjectOf(caDer), fingerprint: sha256Fingerprint(caDer) };
   }
 
   // The analyzer, when the fleet holds its config.
