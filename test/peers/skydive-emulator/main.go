@@ -716,7 +716,10 @@ func (p *process) start(entries []string) *startup {
 		if st.clientErr != nil {
 			return fail(st.clientErr)
 		}
-		// the hub URLs are http.MakeURL(..., TLSConfig != nil)
+		// The pod's and hub's WebSocket URLs are graffiti http.MakeURL(...,
+		// WebsocketClientOpts.TLSConfig != nil) (skydive-tls.md); config.GetURL,
+		// which still follows IsTLSEnabled (callers.txt, config/config.go:570),
+		// serves API clients, not these connections.
 		st.ClientTLS = st.clientConfig != nil
 	default:
 		// analyzer/server.go NewServerFromConfig (v0.27): the server config, the
@@ -732,7 +735,7 @@ func (p *process) start(entries []string) *startup {
 		if st.clientErr != nil {
 			return fail(st.clientErr)
 		}
-		st.ClientTLS = st.clientConfig != nil
+		st.ClientTLS = st.clientConfig != nil // as for the agent: MakeURL(..., TLSConfig != nil)
 	}
 	st.ClientCert = st.ClientTLS && st.clientConfig != nil && len(st.clientConfig.Certificates) > 0
 
