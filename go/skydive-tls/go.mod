@@ -1,0 +1,3 @@
+module skydive-tls
+
+go 1.19
