@@ -1,0 +1,5 @@
+import type { Command } from "commander";
+
+export function register(program: Command): void {
+  program.command("export").description("(being rebuilt)");
+}
