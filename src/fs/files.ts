@@ -182,7 +182,13 @@ export function requirePrivateMode(path: string, what: string): void {
 
 /** Paths that already exist (symlinks included, dangling or not). */
 export function existing(paths: readonly string[]): string[] {
-  return paths.filter((p) => lstatSync(p, { throwIfNoEntry: false }) !== undefined);
+  return paths.filter((p) => {
+    try {
+      return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+    } catch {
+      return false; // under a regular file: nothing there
+    }
+  });
 }
 
 /**
@@ -260,7 +266,12 @@ async function makeDirs(dir: string, mode: number, depth = 0): Promise<void> {
 /** Make `dir` and its parents; a parent that is not a folder is named in the error. */
 export async function ensureDir(dir: string, mode = 0o755): Promise<void> {
   const notAFolder = () => {
-    const st = statSync(dir, { throwIfNoEntry: false });
+    let st;
+    try {
+      st = statSync(dir, { throwIfNoEntry: false });
+    } catch {
+      return undefined; // under a regular file (ENOTDIR): the mkdir error says which
+    }
     if (!st || st.isDirectory()) return undefined;
     const kind = st.isFile() ? "a regular file" : st.isCharacterDevice() ? "a device" : st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket" : "not a folder";
     return failure(`cannot use ${dir} as a folder: it is ${kind}`, "choose another path");

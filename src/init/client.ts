@@ -50,7 +50,7 @@ export interface ClientResult {
 }
 
 export async function initClient(opts: ClientOptions): Promise<ClientResult> {
-  if (opts.p12 && opts.key.type !== "rsa") throw usageError("--p12 needs an RSA key: node-forge, which writes the bundle, handles RSA keys only", "drop --key-type ecdsa, or drop --p12");
+  if (opts.p12 && opts.key.type !== "rsa") throw usageError("--p12 needs an RSA key: node-forge, which writes the bundle, reads RSA keys and certificates only", "drop --key-type ecdsa, or drop --p12");
   const problem = hostFolderProblem(opts.name);
   if (problem) throw usageError(`client name "${opts.name}" ${problem}, so it cannot name a folder`);
   const out = resolve(opts.cwd, opts.out);
@@ -66,6 +66,9 @@ export async function initClient(opts: ClientOptions): Promise<ClientResult> {
   const caSpec = opts.ca ?? (recorded ? abs(out, recorded) : undefined);
   if (!caSpec) throw usageError(`init client: no --ca, and ${out} has no fleet record naming a CA`, "pass --ca DIR (the folder skycert init ca made)");
   const ca = await loadCa(caSpec, opts.cwd, { needKey: !opts.dryRun, passphrase: opts.passphrase });
+  if (opts.p12 && ca.publicKey.asymmetricKeyType !== "rsa") {
+    throw usageError("--p12 needs an RSA CA: node-forge, which writes the bundle, reads RSA certificates only", "give the client its PEM files (skydive client --cert/--key/--cacert), or use an RSA CA");
+  }
   const files: FileResult[] = [
     { path: paths.key, kind: "key", mode: octal(KEY_MODE) },
     { path: paths.csr, kind: "csr", mode: octal(CERT_MODE) },
