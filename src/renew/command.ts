@@ -1,5 +1,166 @@
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
+import { resolve } from "node:path";
+import { failure, usageError } from "../cli/errors.js";
+import { collectSans, keyTypeOption, parseBits, parseDays, parseSpan, usageSections, withCommonOptions } from "../cli/flags.js";
+import { type San, type SanType, sanFromAddress } from "../pki/san.js";
+
+interface RenewFlags {
+  key?: string;
+  ca?: string;
+  changeCa?: boolean;
+  days?: number;
+  san?: San[];
+  dropSan?: San[];
+  profile?: boolean;
+  cnf?: string;
+  extensions?: string;
+  rekey?: boolean;
+  keyType?: "rsa" | "ecdsa";
+  bits?: number;
+  passphraseFile?: string;
+  force?: boolean;
+  dryRun?: boolean;
+  fleet?: string;
+  within?: number;
+  json?: boolean;
+}
+
+const TYPED = /^(DNS|IP|email|URI):(.*)$/;
+
+/**
+ * `--drop-san` names SANs the certificate has: an address (an IP if it parses
+ * as one, else a DNS name) or a typed entry as renew prints them (DNS:x, IP:x,
+ * email:x, URI:x). Repeatable, or comma-separated.
+ */
+export function collectDropSans(value: string, previous: San[] = []): San[] {
+  const out = previous.slice();
+  for (const item of value.split(",").map((s) => s.trim())) {
+    const typed = TYPED.exec(item);
+    if (typed && (typed[1] === "email" || typed[1] === "URI")) {
+      if (!typed[2]) throw new InvalidArgumentError(`"${item}" names no ${typed[1]} value.`);
+      out.push({ type: typed[1] as SanType, value: typed[2] });
+      continue;
+    }
+    const address = typed ? typed[2]! : item;
+    const { san, problem } = sanFromAddress(address);
+    if (!san) throw new InvalidArgumentError(`"${item}" ${problem}.`);
+    if (typed && san.type !== typed[1]) throw new InvalidArgumentError(`"${item}": ${address} is ${san.type === "IP" ? "an IP address" : "a DNS name"}, not ${typed[1]}.`);
+    out.push(san);
+  }
+  return out;
+}
+
+/** Flags of one certificate's renewal that --fleet does not take, with why. */
+const NOT_WITH_FLEET: [keyof RenewFlags, string][] = [
+  ["key", "--key"], ["ca", "--ca"], ["changeCa", "--change-ca"], ["san", "--san"], ["dropSan", "--drop-san"], ["profile", "--profile"],
+  ["cnf", "--cnf"], ["extensions", "--extensions"], ["force", "--force"],
+];
 
 export function register(program: Command): void {
-  program.command("renew").description("(being rebuilt)");
+  const cmd = program
+    .command("renew")
+    .summary("re-issue a certificate, or a fleet's: same key, subject and extensions; new serial and validity")
+    .description(
+      "Re-issue CERT with the same key, subject and extensions, a new random serial and a new validity, signed as before: " +
+        "a self-signed certificate by its own key, a CA-signed one by its CA (--ca, else the fleet record's, else a ca/ folder near it). " +
+        "Every extension is carried byte for byte, in order; --san adds names and --drop-san removes them (the added and removed " +
+        "names are reported, and a fleet host's record follows), --profile re-derives the extensions from skycert's profile for the " +
+        "certificate's kind, --rekey makes a new key. A CA keeps its key, so every certificate it signed stays valid. CERT is " +
+        "replaced atomically (0444) once the new certificate is proved to certify the key and verify with its signer, in Go too.\n\n" +
+        "--fleet DIR renews every host and client certificate of a fleet that expires within --within (default 30d), keeping keys " +
+        "and SANs; never the CA, which it names when it expires within the window.",
+    )
+    .argument("[cert]", "the certificate file to renew (PEM)")
+    .option("--key <file>", "its private key (default: the .key of the same stem beside CERT)")
+    .option("--ca <dir>", "the CA that issued it: ca/ folder, the folder holding ca/, or the CA .crt (default: the fleet record's CA, else a ca/ folder beside CERT or up to three levels above)")
+    .option("--change-ca", "with --ca: let it be another CA than the one that issued CERT (re-signs it; the authorityKeyIdentifier is re-encoded)")
+    .option("--days <n>", "validity in days (default: the same length as before)", parseDays)
+    .option("--san <address>", "add a subjectAltName to those CERT has, never dropping one: an IP if it parses as one, else a DNS name (repeatable, or comma-separated)", collectSans)
+    .option("--drop-san <address>", "remove a subjectAltName CERT has (an address, or DNS:x / IP:x as renew prints them; repeatable, or comma-separated)", collectDropSans)
+    .option("--profile", "re-derive the extensions from skycert's profile for CERT's kind, keeping its SANs: seed pair (the cnf's section), CA-signed host (serverAuth + clientAuth), client (clientAuth), CA")
+    .option("--cnf <file>", "with --profile: the cnf of a seed pair or host (default: ./skydive-openssl.cnf, else the bundled template); without it: take the SANs from this cnf's section instead of CERT's")
+    .option("--extensions <section>", "the --cnf section to use (default: v3_req)")
+    .option("--rekey", "make a new key (default: the old key's type and size) and write it with the certificate as one set, 0400")
+    .addOption(keyTypeOption())
+    .option("--bits <n>", "with --rekey: RSA key size, at least 2048", parseBits)
+    .option("--passphrase-file <file>", "passphrase of an encrypted CA key, or of CERT's own key when self-signed (first line); else asked on the terminal")
+    .option("--force", "replace CERT even when it is a symlink (the link itself, never its target)")
+    .option("--fleet <dir>", "renew every host and client certificate of this fleet (its skycert.json) that expires within --within")
+    .option("--within <span>", "with --fleet: the window, in days or with d, w, m, y (30d, 12w, 6m, 1y; default 30d)", parseSpan)
+    .option("--dry-run", "show what would change, and write nothing");
+  withCommonOptions(cmd)
+    .addHelpText(
+      "after",
+      usageSections({
+        positional: [["cert", "the certificate to renew; its key, CA and fleet record are found from its path"]],
+        examples: [
+          "skycert renew analyzer/analyzer.domain.com.crt            # the seed's self-signed pair",
+          "skycert renew pki/agents/node-a/agent.crt --days 90",
+          "skycert renew pki/analyzers/a1/analyzer.crt --san 10.0.0.5  # adds it, keeps the other names",
+          "skycert renew pki/agents/node-a/agent.crt --drop-san analyzer.domain.com",
+          "skycert renew pki/agents/node-a/agent.crt --profile       # serverAuth + clientAuth, as init issues",
+          "skycert renew pki/agents/node-a/agent.crt --rekey --key-type ecdsa",
+          "skycert renew pki/ca/skydive-ca.crt --passphrase-file pass.txt  # same key: what it signed stays valid",
+          "skycert renew old.crt --ca new-pki --change-ca",
+          "",
+          "# A fleet: every host and client expiring within the window (default 30d), keys and SANs kept:",
+          "skycert renew --fleet pki --dry-run",
+          "skycert renew --fleet pki --within 12w --json",
+        ],
+        exitCodes: `
+Exit codes:
+  0  success
+  1  failure: the key is not CERT's, another CA signed it (without --change-ca), CERT is a symlink without
+     --force or changed meanwhile, a write failed, a fleet host failed (the others are done)
+  2  usage: unknown or conflicting flags, bad flag value, missing or unreadable CERT, key, CA or cnf`,
+      }),
+    )
+    .action(async (cert: string | undefined, flags: RenewFlags) => {
+      const [{ render }, { passphraseSource }] = await Promise.all([import("../cli/render.js"), import("../cli/passphrase.js")]);
+      const json = Boolean(flags.json);
+      const cwd = process.cwd();
+      const passphrase = passphraseSource(flags.passphraseFile, (p) => resolve(p));
+      if ((flags.keyType || flags.bits !== undefined) && !flags.rekey) throw usageError(`${flags.keyType ? "--key-type" : "--bits"} applies to the new key of --rekey`, "add --rekey, or drop it");
+      if (flags.keyType === "ecdsa" && flags.bits !== undefined) throw usageError("--bits is for RSA keys; ECDSA keys are P-256");
+
+      if (flags.fleet !== undefined) {
+        if (cert !== undefined) throw usageError(`renew takes CERT or --fleet DIR, not both (got ${cert})`, "run one renewal at a time");
+        for (const [name, flag] of NOT_WITH_FLEET) {
+          if (flags[name] !== undefined) throw usageError(`${flag} does not apply with --fleet: each certificate keeps its key, names and signer (the fleet's CA)`, `renew that certificate on its own: skycert renew CERT ${flag} ...`);
+        }
+        const [{ renewFleet }, { fleetView }, { progressBar }] = await Promise.all([import("./fleet.js"), import("./view.js"), import("../cli/progress.js")]);
+        const bar = !json && process.stderr.isTTY ? progressBar(process.stderr, flags.dryRun ? "checking" : "renewing") : undefined;
+        let result;
+        try {
+          result = await renewFleet({
+            cwd, fleet: flags.fleet, withinDays: flags.within ?? 30, rekey: Boolean(flags.rekey), keyType: flags.keyType, bits: flags.bits, days: flags.days,
+            dryRun: Boolean(flags.dryRun), passphrase, onProgress: bar ? (done, total, host) => bar.update(done, total, host) : undefined,
+          });
+        } finally {
+          bar?.end();
+        }
+        render(result, fleetView, { json });
+        const failed = result.hosts.filter((h) => h.status === "failed");
+        if (failed.length) {
+          const first = failed[0]!;
+          throw failure(
+            `${failed.length} of ${result.hosts.length} certificates failed; ${first.name}: ${first.reason}${failed.length > 1 ? ` (and ${failed.length - 1} more, listed above)` : ""}`,
+            first.remedy ?? "fix those hosts and run the same command again: the certificates renewed are no longer due",
+          );
+        }
+        return;
+      }
+
+      if (cert === undefined) throw usageError("renew needs CERT, or --fleet DIR", "skycert renew pki/agents/HOST/agent.crt, or skycert renew --fleet pki");
+      if (flags.within !== undefined) throw usageError("--within applies with --fleet DIR", "add --fleet DIR, or drop --within");
+      if (flags.changeCa && !flags.ca) throw usageError("--change-ca needs --ca DIR: the CA to move CERT to");
+      if (flags.extensions && !flags.cnf && !flags.profile) throw usageError("--extensions names the --cnf section to use", "pass --cnf FILE too, or --profile");
+      const [{ renewCertificate }, { renewView }] = await Promise.all([import("./renew.js"), import("./view.js")]);
+      const result = await renewCertificate({
+        cwd, cert, key: flags.key, ca: flags.ca, changeCa: Boolean(flags.changeCa), days: flags.days, sans: flags.san ?? [], dropSans: flags.dropSan ?? [],
+        profile: Boolean(flags.profile), cnf: flags.cnf, extensions: flags.extensions, rekey: Boolean(flags.rekey), keyType: flags.keyType, bits: flags.bits,
+        force: Boolean(flags.force), dryRun: Boolean(flags.dryRun), passphrase,
+      });
+      render(result, renewView, { json });
+    });
 }
