@@ -1,0 +1,256 @@
+/**
+ * One TLS connection to a Skydive API server, as node:tls makes it, watched
+ * closely enough to name what went wrong: the bytes the server sent first are
+ * kept (a plaintext speaker answers with HTTP, not a TLS record), TLS alerts
+ * are told apart from resets, and after the handshake a minimal HTTP request
+ * is sent and the first answer read, because TLS 1.3 servers refuse a client
+ * certificate (or its absence) after the client's handshake has completed,
+ * and the client learns it on its first read.
+ *
+ * Certificates are not verified here (rejectUnauthorized false): the served
+ * chain is returned, and Go judges it (skydive/go-tls.ts).
+ */
+import { connect as netConnect, type Socket } from "node:net";
+import { Duplex } from "node:stream";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+
+export type ConnErrorKind = "refused" | "timeout" | "unresolved" | "unreachable" | "reset" | "plaintext" | "alert" | "closed" | "tls";
+
+export interface ConnError {
+  kind: ConnErrorKind;
+  /** In words, naming the address. */
+  message: string;
+  /** Node's or OpenSSL's code, e.g. ECONNREFUSED, ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED. */
+  code?: string;
+  /** A TLS alert the server sent, as OpenSSL names it (certificate required, bad certificate, handshake failure). */
+  alert?: string;
+  /** Where it happened: before TCP connected, during the handshake, or after it (the first read). */
+  stage: "connect" | "handshake" | "read";
+}
+
+export interface DialOptions {
+  host: string;
+  port: number;
+  /** SNI: a DNS name, never an IP (as Go's client sends none for an IP). */
+  servername?: string;
+  /** The client pair, PEM. */
+  cert?: string;
+  key?: string;
+  timeoutMs: number;
+  /** The Host header of the request sent after the handshake. */
+  hostHeader: string;
+}
+
+export interface DialOutcome {
+  /** The handshake completed and the server answered (or closed cleanly) without refusing us. */
+  ok: boolean;
+  handshake: boolean;
+  error?: ConnError;
+  tlsVersion?: string;
+  cipher?: string;
+  /** The certificates the server sent, DER, leaf first. */
+  chain: Uint8Array[];
+  /** The first line the server answered after the handshake (HTTP status line). */
+  answer?: string;
+  ms: number;
+}
+
+const ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/;
+
+/** A TLS record starts with a content type 20..23 and a 3.x version. */
+function looksLikeTls(first: Buffer): boolean {
+  return first.length === 0 || (first[0]! >= 0x14 && first[0]! <= 0x17 && (first.length < 2 || first[1] === 0x03));
+}
+
+/** The first line of what a plaintext speaker said, safe to print. */
+export function firstLine(bytes: Buffer): string {
+  const text = bytes.toString("latin1").split(/\r?\n/)[0] ?? "";
+  return text.replace(/[^\x20-\x7e]/g, ".").slice(0, 80);
+}
+
+function served(sock: TLSSocket): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const seen = new Set<string>();
+  try {
+    let c = sock.getPeerCertificate(true) as (ReturnType<TLSSocket["getPeerCertificate"]> & { issuerCertificate?: unknown }) | undefined;
+    while (c && c.raw && !seen.has(c.fingerprint256)) {
+      seen.add(c.fingerprint256);
+      out.push(new Uint8Array(c.raw));
+      c = c.issuerCertificate as typeof c;
+    }
+  } catch {
+    /* no peer certificate */
+  }
+  return out;
+}
+
+export function dial(o: DialOptions): Promise<DialOutcome> {
+  const started = Date.now();
+  return new Promise<DialOutcome>((resolvePromise) => {
+    const first: Buffer[] = [];
+    let firstLength = 0;
+    let stage: ConnError["stage"] = "connect";
+    let tls: TLSSocket | undefined;
+    let handshake = false;
+    let chain: Uint8Array[] = [];
+    let settled = false;
+    const raw: Socket = netConnect({ host: o.host, port: o.port });
+
+    const finish = (outcome: Omit<DialOutcome, "ms" | "chain" | "handshake">) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (tls && !handshake && chain.length === 0) chain = served(tls);
+      const info = tls && handshake ? { tlsVersion: tls.getProtocol() ?? undefined, cipher: tls.getCipher()?.name } : {};
+      tls?.destroy();
+      raw.destroy();
+      resolvePromise({ ...outcome, ...info, handshake, chain, ms: Date.now() - started });
+    };
+    const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
+    const fail = (error: ConnError) => finish({ ok: false, error });
+
+    // An idle timeout: the connection fails when it makes no progress (connected, handshake done, bytes received)
+    // for timeoutMs. The check waits for the event loop's I/O phase, so progress that arrived while this process
+    // was busy (loading Go's module on a loaded machine) is seen before a timeout is declared.
+    let progress = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      const at = progress;
+      timer = setTimeout(() => setImmediate(() => {
+        if (settled) return;
+        if (progress !== at) arm();
+        else onTimeout();
+      }), o.timeoutMs);
+    };
+    const onTimeout = () => {
+      const received = Buffer.concat(first);
+      if (received.length && !looksLikeTls(received)) return fail({ kind: "plaintext", stage, message: `answers without TLS: "${firstLine(received)}"` });
+      const seconds = `${(o.timeoutMs / 1000).toString()} s`;
+      const message =
+        stage === "connect"
+          ? `timeout: no TCP connection within ${seconds} (a firewall dropping packets, or a host that is down)`
+          : stage === "handshake"
+            ? `timeout: accepted the connection but sent no TLS answer within ${seconds}`
+            : `timeout: completed the TLS handshake but did not answer a request within ${seconds}`;
+      fail({ kind: "timeout", stage, message });
+    };
+    arm();
+
+    const classify = (err: NodeJS.ErrnoException): ConnError => {
+      const code = err.code;
+      const received = Buffer.concat(first);
+      if (received.length && !looksLikeTls(received)) {
+        return { kind: "plaintext", stage, code, message: `answers without TLS: "${firstLine(received)}"` };
+      }
+      const alert = code ? ALERT.exec(code) : null;
+      if (alert) {
+        const name = alert[1]!.toLowerCase().replace(/_/g, " ");
+        return { kind: "alert", stage, code, alert: name, message: `refused the connection with the TLS alert "${name}"${stage === "read" ? " after the handshake" : ""}` };
+      }
+      switch (code) {
+        case "ECONNREFUSED":
+          return { kind: "refused", stage, code, message: `connection refused: nothing listens on ${where}` };
+        case "ENOTFOUND":
+        case "EAI_AGAIN":
+        case "EAI_NONAME":
+          return { kind: "unresolved", stage, code, message: `${o.host} does not resolve (${code})` };
+        case "EHOSTUNREACH":
+        case "ENETUNREACH":
+        case "EADDRNOTAVAIL":
+          return { kind: "unreachable", stage, code, message: `unreachable (${code})` };
+        case "ECONNRESET":
+        case "EPIPE":
+          return { kind: "reset", stage, code, message: `reset the connection ${stage === "read" ? "after" : "during"} the TLS handshake` };
+      }
+      if (/socket disconnected before secure TLS connection/i.test(err.message)) {
+        return { kind: "closed", stage, code, message: `closed the connection during the TLS handshake, without an alert` };
+      }
+      return { kind: "tls", stage, code, message: `TLS error: ${err.message.split("\n")[0]}` };
+    };
+
+    raw.once("error", (err: NodeJS.ErrnoException) => fail(classify(err)));
+    raw.once("connect", () => {
+      stage = "handshake";
+      progress++;
+      // node:tls reads a JS stream byte for byte like a socket; this one keeps the first bytes for the diagnosis.
+      const tap = new Duplex({
+        read() {
+          raw.resume();
+        },
+        write(chunk: Buffer, _enc, cb) {
+          raw.write(chunk, cb);
+        },
+        final(cb) {
+          raw.end();
+          cb();
+        },
+        destroy(err, cb) {
+          raw.destroy();
+          cb(err);
+        },
+      });
+      raw.on("data", (d: Buffer) => {
+        progress++;
+        if (firstLength < 256) {
+          first.push(d.subarray(0, 256 - firstLength));
+          firstLength += Math.min(d.length, 256 - firstLength);
+        }
+        if (!tap.push(d)) raw.pause();
+      });
+      raw.on("end", () => tap.push(null));
+      raw.on("error", (err) => tap.destroy(err));
+      tls = tlsConnect({
+        socket: tap,
+        ...(o.servername ? { servername: o.servername } : {}),
+        ...(o.cert && o.key ? { cert: o.cert, key: o.key } : {}),
+        rejectUnauthorized: false,
+        minVersion: "TLSv1.2",
+      });
+      tls.once("secureConnect", () => {
+        handshake = true;
+        stage = "read";
+        progress++;
+        chain = served(tls!);
+        tls!.write(`GET /api HTTP/1.1\r\nHost: ${o.hostHeader}\r\nUser-Agent: skycert-probe\r\nConnection: close\r\n\r\n`);
+      });
+      let answer = "";
+      tls.on("data", (d: Buffer) => {
+        answer += d.toString("latin1");
+        if (answer.includes("\n") || answer.length > 200) finish({ ok: true, answer: firstLine(Buffer.from(answer, "latin1")) });
+      });
+      tls.once("end", () => {
+        if (handshake) finish({ ok: true, ...(answer ? { answer: firstLine(Buffer.from(answer, "latin1")) } : {}) });
+      });
+      tls.once("close", () => {
+        if (!settled) fail(classify(Object.assign(new Error("Client network socket disconnected before secure TLS connection was established"), { code: "ECONNRESET" })));
+      });
+      tls.once("error", (err: NodeJS.ErrnoException) => fail(classify(err)));
+    });
+  });
+}
+
+/**
+ * Whether a server that never answered a ClientHello speaks plain HTTP: a
+ * request line and the first line back. Go's net/http waits for a line break,
+ * which a ClientHello may not contain.
+ */
+export function plainHttpAnswer(host: string, port: number, timeoutMs: number, hostHeader: string): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    let got = Buffer.alloc(0);
+    const sock = netConnect({ host, port });
+    const done = (v: string | undefined) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolvePromise(v);
+    };
+    const timer = setTimeout(() => setImmediate(() => done(undefined)), timeoutMs);
+    sock.once("connect", () => sock.write(`GET /api HTTP/1.0\r\nHost: ${hostHeader}\r\n\r\n`));
+    sock.on("data", (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.includes(0x0a) || got.length > 200) done(got.subarray(0, 5).toString("latin1") === "HTTP/" ? firstLine(got) : undefined);
+    });
+    sock.once("error", () => done(undefined));
+    sock.once("end", () => done(got.subarray(0, 5).toString("latin1") === "HTTP/" ? firstLine(got) : undefined));
+  });
+}
