@@ -273,6 +273,17 @@ describe("a Skydive config: the certificates and keys it names", () => {
     expect(r.files.map((f: Json) => f.items[0]?.subject)).toEqual([undefined, "CN=node7.example", "CN=skydive-ca"]);
   });
 
+  it("a fleet made with --deploy-dir: the paths its config names on the host are read from the fleet folder", () => {
+    ok(skycert(["init", "analyzer", "--ca", "pki", "--out", "pki", "--hosts", "dd=10.0.0.8", "--deploy-dir", "/etc/skydive/tls"], { cwd: dir }));
+    const yml = join(dir, "pki", "analyzers", "dd", "skydive.yml");
+    expect(readFileSync(yml, "utf8")).toContain("/etc/skydive/tls/analyzer.crt");
+    const j = inspect(yml);
+    expect(j.ok).toBe(true);
+    expect(j.files.slice(1).map((f: Json) => f.path)).toEqual([join(dir, "pki", "analyzers", "dd", "analyzer.crt"), join(dir, "pki", "analyzers", "dd", "analyzer.key"), ca]);
+    expect(j.files[1].items[0].role).toMatchObject({ kind: "host", host: { name: "dd" } });
+    expect(ok(skycert(["inspect", yml], { cwd: dir })).stdout).toContain("pki/analyzers/dd/analyzer.crt (/etc/skydive/tls/analyzer.crt on the host)");
+  });
+
   it("a config naming a missing file: exit 1, the other files still shown", () => {
     const cfg = join(dir, "missing.yml");
     writeFileSync(cfg, `tls:\n  ca_cert: ${ca}\n  server_cert: ${join(dir, "gone.crt")}\n`);

@@ -14,7 +14,7 @@ import { type Server, createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiServer, type Settings, dialAnalyzer, flattenSkydiveYaml, serveApi } from "./helpers/emulator.js";
-import { BIN, ok, oneLine, openssl, scratch, skycert, tool } from "./helpers/run.js";
+import { BIN, ok, oneLine, openssl, scratch, sh, skycert, tool } from "./helpers/run.js";
 import { recordStreams } from "./helpers/streams.js";
 
 const dir = scratch("skycert-probe-");
@@ -200,6 +200,11 @@ describe("bad verdicts", () => {
     expect(p).toMatchObject({ verdict: "bad", go: { ok: false, errorType: "CertificateInvalidError", reason: "Expired" }, disk: { same: true } });
     expect(p.problems[0].id).toBe("expired");
     expect(p.daysLeft).toBeLessThan(-30);
+    // The remedy, pasted as printed; Skydive restarted with the renewed file: good.
+    const remedy = /To fix \(expired\): (.+)\n/.exec(r.stdout)![1]!;
+    ok(sh(remedy, { cwd: dir }), remedy);
+    const again = await serve({ release: "0.27", role: "analyzer", settings: settingsOf(join(dir, "old", "analyzers", "ex", "skydive.yml")) });
+    expect(probeJson([again.addr, "--fleet", "old"], 0).probes[0]).toMatchObject({ verdict: "good", disk: { same: true } });
   });
 
   it("plaintext: a Skydive 0.21 analyzer without tls.ca_cert silently serves plain HTTP", async () => {

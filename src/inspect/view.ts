@@ -93,7 +93,14 @@ export function inspectView(r: InspectResult): Block[] {
   for (const f of r.files) {
     blocks.push({ kind: "line", text: fileHeading(f), tone: "strong" });
     if (f.config?.settings.length) {
-      blocks.push({ kind: "fields", rows: f.config.settings.map((s): [string, Cell] => [s.fromEnv ? `${s.key} (${s.source})` : s.key, here(s.path)]) });
+      blocks.push({
+        kind: "fields",
+        rows: f.config.settings.map((s): [string, Cell] => [
+          s.fromEnv ? `${s.key} (${s.source})` : s.key,
+          // A fleet made with --deploy-dir names where the file will be on the host; shown is the copy here.
+          s.value.startsWith("/") && s.value !== s.path ? `${here(s.path)} (${s.value} on the host)` : here(s.path),
+        ]),
+      });
     }
     for (const item of f.items) blocks.push(...itemBlocks(item));
     if (f.error) blocks.push({ kind: "line", text: `error: ${f.error}`, tone: "fail" });
