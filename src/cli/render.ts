@@ -99,6 +99,14 @@ export function formatBlocks(blocks: Block[], c: ChalkInstance, width = Infinity
       case "table": {
         const widths = b.head.map((h, i) => Math.max(h.length, ...b.rows.map((r) => text(r[i] ?? "").length)));
         const lastAt = 2 + widths.slice(0, -1).reduce((n, w) => n + w + 2, 0);
+        if (lastAt + 30 > width) {
+          // Too narrow for columns: each row's leading cells on one line, its last cell wrapped below.
+          for (const r of b.rows) {
+            hang("  ", r.slice(0, -1).map(text).join("  "), 4, tone(r[0] ?? ""));
+            hang("    ", text(r[r.length - 1] ?? ""), 4, tone(r[r.length - 1] ?? ""));
+          }
+          break;
+        }
         const row = (cells: Cell[], head = false) => {
           const lead = cells.slice(0, -1).map((cell, i) => {
             const pad = " ".repeat(Math.max(0, widths[i]! - text(cell).length));

@@ -119,10 +119,12 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
   const checks: Check[] = [];
   const config = opts.config;
   const where = config ? shower(opts.cwd)(config.path) : "flags";
-  const fleet = opts.fleet ?? (config ? (() => {
-    const found = findRecord(config.path);
+  // The fleet a host belongs to: its config's, else the one its certificate files sit in.
+  const near = config?.path ?? [opts.flags.analyzerCert, opts.flags.agentCert].filter((p): p is string => Boolean(p)).map((p) => resolve(opts.cwd, p))[0];
+  const fleet = opts.fleet ?? (near ? (() => {
+    const found = findRecord(near);
     if (!found) return undefined;
-    const host = found.record.hosts.find((h) => resolve(abs(found.dir, h.dir), "skydive.yml") === resolve(config.path));
+    const host = config ? found.record.hosts.find((h) => resolve(abs(found.dir, h.dir), "skydive.yml") === resolve(config.path)) : undefined;
     return { dir: found.dir, record: found.record, ...(host ? { host } : {}) };
   })() : undefined);
   const { release, from } = whichRelease({ ...opts, fleet });

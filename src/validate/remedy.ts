@@ -25,7 +25,7 @@ export class Remedies {
   }
 
   /** Renew a certificate in place: same key, same signer, the names it has plus `addSans`. */
-  renew(cert: string, opts: { addSans?: readonly string[]; dropSans?: readonly string[]; rekey?: boolean; profile?: boolean } = {}): string {
+  renew(cert: string, opts: { addSans?: readonly string[]; dropSans?: readonly string[]; rekey?: boolean; profile?: boolean; days?: number } = {}): string {
     const add = [...new Set(opts.addSans ?? [])];
     const drop = [...new Set(opts.dropSans ?? [])];
     return command(
@@ -33,6 +33,7 @@ export class Remedies {
       this.shown(cert),
       ...(add.length ? ["--san", add.join(",")] : []),
       ...(drop.length ? ["--drop-san", drop.join(",")] : []),
+      ...(opts.days ? ["--days", String(opts.days)] : []),
       opts.profile ? "--profile" : undefined,
       opts.rekey ? "--rekey" : undefined,
     );

@@ -1,4 +1,5 @@
 import { relative } from "node:path";
+import { prog } from "../cli/invocation.js";
 import type { Block, Cell, Tone } from "../cli/render.js";
 import { RELEASE_NAMES } from "../skydive/release.js";
 import type { FleetValidateResult } from "./fleet.js";
@@ -27,6 +28,8 @@ function rows(checks: Check[], all: boolean): Block[] {
   return out;
 }
 
+const isCommand = (remedy: string) => remedy.startsWith(`${prog()} `) || /^(chmod|unset|openssl) /.test(remedy);
+
 /** One command per distinct remedy, failures first, naming what it fixes. */
 function fixes(items: { remedy?: string; status: Status; who: string }[]): Block[] {
   const byRemedy = new Map<string, { fail: boolean; who: Set<string> }>();
@@ -42,7 +45,9 @@ function fixes(items: { remedy?: string; status: Status; who: string }[]): Block
   for (const [remedy, f] of [...byRemedy].sort(([, a], [, b]) => Number(b.fail) - Number(a.fail))) {
     const who = [...f.who];
     out.push({ kind: "line", text: `${f.fail ? "FAIL" : "WARN"} ${who.slice(0, 6).join(", ")}${who.length > 6 ? ` and ${who.length - 6} more` : ""}:`, tone: f.fail ? "fail" : "warn" });
-    out.push({ kind: "command", label: " ", text: remedy });
+    // A command is printed whole, to paste; advice in words is wrapped like any line.
+    if (isCommand(remedy)) out.push({ kind: "command", label: " ", text: remedy });
+    else out.push({ kind: "line", text: `  ${remedy}` });
   }
   return out;
 }

@@ -85,7 +85,9 @@ export function checkValidity(use: CertUse, ctx: HostContext): Check {
   const notBefore = new Date(use.cert.notBefore);
   const notAfter = new Date(use.cert.notAfter);
   const now = ctx.now;
-  const renew = use.anchor && use.leaf.length === 0 && !use.cert.selfSigned ? undefined : ctx.remedies.renew(use.file.material.path);
+  // Renew keeps the previous validity length: one too short for the warning window gets a year.
+  const lifetime = days(notAfter.getTime() - notBefore.getTime());
+  const renew = use.anchor && use.leaf.length === 0 && !use.cert.selfSigned ? undefined : ctx.remedies.renew(use.file.material.path, lifetime <= ctx.warnDays ? { days: 365 } : {});
   const fix = renew ?? `renew ${use.file.material.shown} where it was made`;
   if (now < notBefore) return say(use, "validity", "fail", `not valid until ${isoDay(use.cert.notBefore)} (${days(notBefore.getTime() - now.getTime()) + 1} days from now; check this host's clock)`, fix);
   if (now > notAfter) return say(use, "validity", "fail", `expired on ${isoDay(use.cert.notAfter)} (${days(now.getTime() - notAfter.getTime())} days ago)`, fix);

@@ -47,11 +47,9 @@ export function checkImpersonation(candidate: { file: CertFile; whose: string },
     const foreign = names.map((n) => n.name).filter((n) => covered.includes(n));
     const drop = [...leaf.cert.dnsNames, ...leaf.cert.ipAddresses].filter((s) => foreign.some((f) => f.toLowerCase() === s.toLowerCase()));
     return [
-      check("impersonation", "fail", subject, `${m.shown} (${candidate.whose}) verifies under ${roots.material.shown} for serverAuth as ${covered.join(", ")}, so its key can serve as the analyzer to every agent`, {
+      check("impersonation", "fail", subject, `${m.shown} (${candidate.whose}) verifies under ${roots.material.shown} for serverAuth as ${covered.join(", ")}, so its key can serve as the analyzer to every agent${drop.length ? "; renewed without those names, the old certificate still stays valid until it expires (replace the CA if its key may be misused)" : ""}`, {
         file: m.path,
-        remedy: drop.length
-          ? `${ctx.remedies.renew(m.path, { dropSans: drop })} (the old certificate stays valid until it expires; replace the CA if that key may be misused)`
-          : `re-issue ${m.shown} without serverAuth for the analyzer's names, or give it its own CA`,
+        remedy: drop.length ? ctx.remedies.renew(m.path, { dropSans: drop }) : `re-issue ${m.shown} without the analyzer's names, or give it its own CA`,
       }),
     ];
   }

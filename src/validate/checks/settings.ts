@@ -109,7 +109,7 @@ export function checkServerPair(s: SettingsView, ctx: HostContext): Check {
     return check("server-pair", "fail", subject, `${s.where}: ${missing.join(" and ")} not set: ${why}${typoNote(missing, s)}`, { remedy: missingRemedy(missing, s, ctx) });
   }
   if (ctx.release === "legacy") {
-    return check("server-pair", "warn", subject, `${s.where}: the agent serves its API with the analyzer's own pair (${key}); ${LEGACY_COST}`, { remedy: `${LEGACY_WAY_OUT}: ${command("init", "ca", "--out", "pki")}` });
+    return check("server-pair", "warn", subject, `${s.where}: the agent serves its API with the analyzer's own pair (${key}); ${LEGACY_COST}; ${LEGACY_WAY_OUT}`, { remedy: command("init", "ca", "--out", "pki") });
   }
   return check("server-pair", "pass", subject, `${s.where}: the agent serves its API with ${cert}`);
 }
@@ -119,7 +119,7 @@ export function checkRequireClientCert(s: SettingsView, ctx: HostContext): Check
   const subject = "analyzer clients";
   const set = s.bool(REQUIRE_CLIENT_CERT);
   if (ctx.release === "legacy") {
-    return check("require-client-cert", "warn", subject, "Skydive up to 0.20 cannot require client certificates (VerifyClientCertIfGiven): anyone who reaches the analyzer's port connects without one", { remedy: `${LEGACY_WAY_OUT}: ${command("init", "ca", "--out", "pki")}` });
+    return check("require-client-cert", "warn", subject, `Skydive up to 0.20 cannot require client certificates (VerifyClientCertIfGiven): anyone who reaches the analyzer's port connects without one; ${LEGACY_WAY_OUT}`, { remedy: command("init", "ca", "--out", "pki") });
   }
   if (!canRequireClientCert(ctx.release)) {
     return check("require-client-cert", "warn", subject, `${s.where}: ${set ? "tls.require_client_cert is set, but has no effect on" : "tls.require_client_cert does not exist on"} Skydive 0.21 to 0.26: clients without a certificate, or with one from another CA (which Go then does not send), are accepted`, { remedy: "run Skydive 0.27 or later, which honours tls.require_client_cert: true" });
