@@ -36,7 +36,6 @@ function both(name: string, section: string) {
   const der = makeCertificate({
     subject: commonNameDer("skydive-analyzer"),
     subjectKey: key,
-    selfKey: key,
     extensions: specs,
     serial: randomSerial(),
     notBefore: now,

@@ -551,6 +551,14 @@ describe("a CA fleet from an inventory: one certificate per host, carrying only 
     expect(parseYaml(read(join(dir, "byhand", "agents", "node-b.example.com", "skydive.yml"))).analyzers).toEqual(["10.0.0.4:8082"]);
   });
 
+  it("a YAML inventory: ansible_host (node-a as 10.0.1.21) and a DNS host (node-b.example.com), through :children", () => {
+    const r = JSON.parse(ok(skycert(["init", "agent", "--ca", "pki", "--inventory", YAML_INV, "--out", "yaml", "--json", "--key-type", "ecdsa"], { cwd: dir })).stdout);
+    expect(r.hosts.map((h: Host) => [h.name, h.address])).toEqual([["10.0.0.4", "10.0.0.4"], ["10.0.0.9", "10.0.0.9"], ["node-a", "10.0.1.21"], ["node-b.example.com", "node-b.example.com"]]);
+    expect(sansOf(join(dir, "yaml", "agents", "node-a", "agent.crt"))).toBe("DNS:node-a, IP Address:10.0.1.21");
+    expect(sansOf(join(dir, "yaml", "agents", "node-b.example.com", "agent.crt"))).toBe("DNS:node-b.example.com");
+    expect(r.hosts[0].roles).toEqual(["analyzer", "agent"]);
+  });
+
   it("a second run skips existing hosts and keeps their keys; --force re-issues with new keys", () => {
     const before = hosts.map((h) => read(hostFiles(join(dir, "pki"), h).crt));
     const again = JSON.parse(ok(skycert(["init", "agent", "--ca", "pki", "--inventory", "hosts.yml", "--out", "pki", "--json"], { cwd: dir })).stdout);

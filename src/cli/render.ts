@@ -5,6 +5,7 @@
  * is piped, and wrapped to the terminal's width (COLUMNS, else 100, when piped).
  * Commands to run are never wrapped, so they paste whole.
  */
+import { relative } from "node:path";
 import { Chalk, type ChalkInstance } from "chalk";
 
 export type Tone = "ok" | "warn" | "fail" | "skip" | "dim" | "strong";
@@ -20,6 +21,12 @@ export type Block =
   | { kind: "blank" };
 
 export type View<T> = (data: T) => Block[];
+
+/** A path as messages show it: relative to `cwd` when it is under it. */
+export function shownPath(p: string, cwd = process.cwd()): string {
+  const rel = relative(cwd, p);
+  return rel === "" ? "." : rel.startsWith("..") || rel.startsWith("/") ? p : rel;
+}
 
 export function colorLevel(stream: { isTTY?: boolean } = process.stdout): 0 | 1 | 2 | 3 {
   if (process.env.NO_COLOR) return 0;

@@ -15,7 +15,8 @@
  * failed check stops the export with its id and remedy.
  */
 import { existsSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { shownPath } from "../cli/render.js";
 import { failure, usageError } from "../cli/errors.js";
 import { command } from "../cli/invocation.js";
 import { lookup, readConfigFile } from "../skydive/config.js";
@@ -26,10 +27,7 @@ import { CONFIG_FILE, LEGACY_COST, LEGACY_WAY_OUT, type Pair } from "../skydive/
 import type { Check } from "../validate/model.js";
 
 /** Paths under the working folder are shown relative to it. */
-export function shown(cwd: string, p: string): string {
-  const rel = relative(cwd, p);
-  return rel === "" ? "." : rel.startsWith("..") || rel.startsWith("/") ? p : rel;
-}
+export const shown = (cwd: string, p: string) => shownPath(p, cwd);
 
 export interface LegacySource {
   kind: "legacy";

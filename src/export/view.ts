@@ -1,13 +1,9 @@
 /** What both export views share: the files written, validation, notes, warnings, the commands that apply the output. */
-import { relative } from "node:path";
-import type { Block, Cell } from "../cli/render.js";
+import { type Block, type Cell, shownPath } from "../cli/render.js";
 import type { WrittenFile } from "./bundle.js";
 import type { Validation } from "./source.js";
 
-export const here = (p: string) => {
-  const rel = relative(process.cwd(), p);
-  return rel.startsWith("..") ? p : rel || ".";
-};
+export const here = (p: string) => shownPath(p);
 
 const STATUS_TONE = { written: "ok", replaced: "warn", unchanged: "dim" } as const;
 

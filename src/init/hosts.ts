@@ -29,8 +29,9 @@ import { type San, formatSan, mergeSans, sanFromAddress } from "../pki/san.js";
 import { editYaml } from "../skydive/config.js";
 import { type Inventory, hostsFromList, readInventory } from "../skydive/inventory.js";
 import { type FleetRecord, type InventoryChange, type RecordHost, abs, emptyRecord, inventoryChange, readRecord, rel, writeRecord } from "../skydive/record.js";
+import { dialEntry, hostPart } from "../skydive/address.js";
 import { type Release, type Role, dialsResolvedIp } from "../skydive/release.js";
-import { ANALYZER_PORT, CONFIG_FILE, type Settings, tlsHostSettings } from "../skydive/settings.js";
+import { CONFIG_FILE, type Settings, tlsHostSettings } from "../skydive/settings.js";
 import type { CnfChoice, FileResult } from "./result.js";
 
 export interface HostsOptions {
@@ -108,22 +109,6 @@ export function hostFolderProblem(host: string): string | undefined {
   return undefined;
 }
 
-/** `host:port` for an `analyzers:` entry; a bare host gets Skydive's analyzer port. */
-export function dialEntry(address: string): string {
-  const a = address.trim();
-  if (/^\[.*\](:\d+)?$/.test(a)) return /\]:\d+$/.test(a) ? a : `${a}:${ANALYZER_PORT}`;
-  if (a.includes(":") && a.indexOf(":") !== a.lastIndexOf(":")) return `[${a}]:${ANALYZER_PORT}`;
-  return /:\d+$/.test(a) ? a : `${a}:${ANALYZER_PORT}`;
-}
-
-/** The host part of an `analyzers:` entry. */
-export function dialHost(entry: string): string {
-  const bracket = /^\[([^\]]+)\]/.exec(entry);
-  if (bracket) return bracket[1]!;
-  const colon = entry.lastIndexOf(":");
-  return colon > 0 && entry.indexOf(":") === colon ? entry.slice(0, colon) : entry;
-}
-
 export const hostFolder = (roles: readonly Role[]) => (roles.includes("analyzer") ? "analyzers" : "agents");
 
 interface Pending {
@@ -168,8 +153,8 @@ export async function initHosts(opts: HostsOptions): Promise<HostsResult> {
     ...base.hosts.filter((h) => h.roles.includes("analyzer") && !changes?.removed.includes(h.name)).map((h) => inventory.hosts.find((i) => i.name === h.name)?.address ?? h.address),
     ...inventory.hosts.filter((h) => h.roles.includes("analyzer")).map((h) => h.address),
   ];
-  const analyzers = opts.analyzers?.length ? [...new Set(opts.analyzers.map(dialEntry))] : [...new Set(knownAnalyzers.map(dialEntry))];
-  const analyzerHosts = new Set(analyzers.map((a) => dialHost(a).toLowerCase()));
+  const analyzers = opts.analyzers?.length ? [...new Set(opts.analyzers.map((a) => dialEntry(a)))] : [...new Set(knownAnalyzers.map((a) => dialEntry(a)))];
+  const analyzerHosts = new Set(analyzers.map((a) => hostPart(a).toLowerCase()));
   if (opts.roles.includes("agent") && analyzers.length === 0) {
     warnings.push("no analyzer is known yet, so the agents' skydive.yml has no analyzers: list; issue the analyzers (init analyzer --ca ... --inventory) or pass --analyzers HOST:PORT, and the agents' configs are updated");
   }

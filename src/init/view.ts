@@ -1,6 +1,6 @@
-import { dirname, relative } from "node:path";
+import { dirname } from "node:path";
 import { command } from "../cli/invocation.js";
-import type { Block, Cell } from "../cli/render.js";
+import { type Block, type Cell, shownPath } from "../cli/render.js";
 import type { CaSummary } from "../pki/ca.js";
 import { RELEASE_NAMES } from "../skydive/release.js";
 import type { CaInitResult } from "./ca.js";
@@ -9,10 +9,7 @@ import type { HostsResult } from "./hosts.js";
 import type { FileResult } from "./result.js";
 import type { SelfSignedResult } from "./selfsigned.js";
 
-const here = (p: string) => {
-  const rel = relative(process.cwd(), p);
-  return rel.startsWith("..") ? p : rel || ".";
-};
+const here = (p: string) => shownPath(p);
 
 const fileTable = (files: FileResult[]): Block => ({
   kind: "table",

@@ -13,10 +13,9 @@ import { SkycertError } from "../cli/errors.js";
 import { readInput } from "../fs/files.js";
 import { parsePem } from "../pki/pem.js";
 import { readCertificate } from "../pki/read.js";
-import { type SkydiveConfig, lookup, readConfigFile, readSetting } from "../skydive/config.js";
+import { type SkydiveConfig, lookup, readConfigFile, readSetting, settingPath } from "../skydive/config.js";
 import { type FleetRecord, abs, findRecord } from "../skydive/record.js";
 import { ANALYZERS, CA_KEY, REQUIRE_CLIENT_CERT, type Release, fileKeys, keysOf } from "../skydive/release.js";
-import { CONFIG_FILE } from "../skydive/settings.js";
 import { type InspectItem, type KeyItem, blockItem, derItem } from "./items.js";
 import { certRole } from "./roles.js";
 
@@ -72,28 +71,12 @@ function asConfig(path: string): SkydiveConfig | undefined {
   }
 }
 
-/**
- * A fleet made with --deploy-dir names the paths the files will have on the
- * hosts; here they are the host's folder and the fleet's CA.
- */
-function deployedHere(path: string, configPath: string): string {
-  const found = findRecord(configPath);
-  const deploy = found?.record.deployDir;
-  if (!found || !deploy || !path.startsWith(`${deploy.replace(/\/$/, "")}/`)) return path;
-  const name = basename(path);
-  if (found.record.ca && basename(found.record.ca) === name) return abs(found.dir, found.record.ca);
-  const host = found.record.hosts.find((h) => resolve(abs(found.dir, h.dir), CONFIG_FILE) === resolve(configPath));
-  return host ? join(abs(found.dir, host.dir), name) : path;
-}
-
 function configSettings(config: SkydiveConfig, cwd: string, env: Record<string, string | undefined>): ConfigSetting[] {
   const out: ConfigSetting[] = [];
   for (const key of fileSettings()) {
     const s = readSetting(config, env, key);
     if (!s || typeof s.value !== "string" || s.value.trim() === "") continue;
-    // Skydive opens relative paths from its working folder; skycert's configs name absolute ones, and validate reads
-    // relative ones from the config's folder: so does inspect.
-    const path = deployedHere(resolve(s.fromEnv ? cwd : dirname(config.path), s.value), config.path);
+    const path = settingPath(config, { value: s.value, fromEnv: s.fromEnv }, cwd);
     out.push({ key, value: s.value, source: s.source, fromEnv: s.fromEnv, path });
   }
   return out;

@@ -1,12 +1,8 @@
-import { relative } from "node:path";
-import type { Block, Cell } from "../cli/render.js";
+import { type Block, type Cell, shownPath } from "../cli/render.js";
 import type { ExtensionsSummary, InspectItem, KeySummary } from "./items.js";
 import type { InspectResult, InspectedFile } from "./inspect.js";
 
-const here = (p: string) => {
-  const rel = relative(process.cwd(), p);
-  return rel.startsWith("..") || rel.startsWith("/") ? p : rel || ".";
-};
+const here = (p: string) => shownPath(p);
 
 const keyText = (k: KeySummary) => `${k.type} ${k.curve ?? k.bits ?? ""}`.trim();
 const crit = (c: boolean) => (c ? " (critical)" : "");

@@ -9,7 +9,7 @@
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { relative } from "node:path";
+import { shownPath } from "../cli/render.js";
 import { command } from "../cli/invocation.js";
 import { toPem } from "../pki/pem.js";
 import { readCertificate } from "../pki/read.js";
@@ -93,10 +93,7 @@ export interface ProbeOptions extends TargetOptions {
   now?: Date;
 }
 
-const show = (cwd: string, p: string) => {
-  const rel = relative(cwd, p);
-  return rel === "" ? "." : rel.startsWith("..") || rel.startsWith("/") ? p : rel;
-};
+const show = (cwd: string, p: string) => shownPath(p, cwd);
 
 /** Run `fn` over `items`, at most `limit` at a time, results in order. */
 async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

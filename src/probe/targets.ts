@@ -7,14 +7,15 @@
 import { existsSync, readdirSync } from "node:fs";
 import { createPrivateKey } from "node:crypto";
 import { isIP } from "node:net";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { basename, extname, join, resolve } from "node:path";
 import { SkycertError, usageError } from "../cli/errors.js";
 import { readInput } from "../fs/files.js";
 import { sha256Fingerprint } from "../pki/keys.js";
 import { parsePem } from "../pki/pem.js";
-import { type SkydiveConfig, lookup, readConfigFile, readSetting, settingTrue } from "../skydive/config.js";
-import { type FleetRecord, type RecordHost, abs, findRecord, readRecord } from "../skydive/record.js";
-import { REQUIRE_CLIENT_CERT, type Release, type Role, canRequireClientCert, fileKeys, keysOf } from "../skydive/release.js";
+import { dialEntry, splitAddress } from "../skydive/address.js";
+import { lookup, readConfigFile, readSetting, releaseOf, settingPath, settingTrue } from "../skydive/config.js";
+import { type FleetRecord, type RecordHost, abs, readRecord } from "../skydive/record.js";
+import { REQUIRE_CLIENT_CERT, type Release, type Role, canRequireClientCert, keysOf } from "../skydive/release.js";
 import { AGENT_PORT, ANALYZER_PORT, CONFIG_FILE } from "../skydive/settings.js";
 
 export interface PemFile {
@@ -64,20 +65,10 @@ export interface TargetOptions {
   env: Record<string, string | undefined>;
 }
 
-/** `host:port`, `[v6]:port`, a bare IPv6 address or a bare host; the port defaults to the analyzer's. */
+/** An address to probe, checked: its host and port (the analyzer's by default). */
 export function parseAddress(value: string, defaultPort = ANALYZER_PORT): { host: string; port: number } {
-  const a = value.trim();
   const bad = (why: string) => usageError(`address "${value}": ${why}`, "give ADDR or ADDR:PORT, e.g. 10.0.0.4, 10.0.0.4:8082, [fd00::4]:8082, analyzer.example:8082");
-  let host: string;
-  let port: string | undefined;
-  const bracket = /^\[([^\]]+)\](?::([^:]*))?$/.exec(a);
-  if (bracket) [host, port] = [bracket[1]!, bracket[2]];
-  else if (isIP(a) === 6) host = a;
-  else {
-    const m = /^([^:]+)(?::([^:]*))?$/.exec(a);
-    if (!m) throw bad("not an address");
-    [host, port] = [m[1]!, m[2]];
-  }
+  const { host, port } = splitAddress(value);
   if (host === "") throw bad("no host");
   if (isIP(host) === 0 && !/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/.test(host)) throw bad("not an IP address or a DNS name");
   if (port === undefined) return { host, port: defaultPort };
@@ -110,37 +101,15 @@ function diskCert(path: string, from: string): Target["disk"] {
   return { path, fingerprint: sha256Fingerprint(der), from, pem: file.text };
 }
 
-/**
- * Paths in a config: relative ones from the config's folder (as validate reads
- * them); a fleet made with --deploy-dir names the paths the files will have
- * on the hosts, which here are the host's folder and the fleet's CA.
- */
-function configPath(config: SkydiveConfig, value: string, fromEnv: boolean, cwd: string): string {
-  const path = resolve(fromEnv ? cwd : dirname(config.path), value);
-  const found = findRecord(config.path);
-  const deploy = found?.record.deployDir;
-  if (!found || !deploy || !path.startsWith(`${deploy.replace(/\/$/, "")}/`)) return path;
-  const name = basename(path);
-  if (found.record.ca && basename(found.record.ca) === name) return abs(found.dir, found.record.ca);
-  const host = found.record.hosts.find((h) => resolve(abs(found.dir, h.dir), CONFIG_FILE) === resolve(config.path));
-  return host ? join(abs(found.dir, host.dir), name) : path;
-}
-
 /** What a host's config says: release, client pair, trust file, server certificate, require_client_cert. */
 function fromConfig(path: string, o: TargetOptions) {
   const config = readConfigFile(path, "--config");
-  const found = findRecord(config.path);
   const get = (key: string) => readSetting(config, o.env, key);
-  let release: Release;
-  let releaseFrom: string;
-  if (o.skydive) [release, releaseFrom] = [o.skydive, "--skydive"];
-  else if (found) [release, releaseFrom] = [found.record.skydive, `the fleet record ${join(found.dir, "skycert.json")}`];
-  else if (!fileKeys("0.27").some((k) => get(k)) && fileKeys("legacy").some((k) => get(k))) [release, releaseFrom] = ["legacy", `the analyzer.X509_*/agent.X509_* keys of ${path}`];
-  else [release, releaseFrom] = ["0.27", `the tls.* keys of ${path} (assumed the latest Skydive; --skydive 0.21 for 0.21 to 0.26)`];
+  const { release, from: releaseFrom } = releaseOf(config, o.env, { flag: o.skydive });
   const k = keysOf(release);
   const file = (key: string) => {
     const s = get(key);
-    return s && typeof s.value === "string" && s.value !== "" ? { path: configPath(config, s.value, s.fromEnv, o.cwd), from: `${s.source} in ${path}` } : undefined;
+    return s && typeof s.value === "string" && s.value !== "" ? { path: settingPath(config, { value: s.value, fromEnv: s.fromEnv }, o.cwd), from: `${s.source} in ${path}` } : undefined;
   };
   const clientCert = file(k.client.cert);
   const clientKey = file(k.client.key);
@@ -274,7 +243,7 @@ export function buildTargets(o: TargetOptions): Target[] {
       for (const role of (["analyzer", "agent"] as const).filter((r) => h.roles.includes(r))) {
         const port = role === "analyzer" ? ANALYZER_PORT : AGENT_PORT;
         const { host } = parseAddress(h.address);
-        out.push(forHost(h, `${isIP(host) === 6 ? `[${host}]` : host}:${port}`, host, port, host, role));
+        out.push(forHost(h, dialEntry(host, port), host, port, host, role));
       }
     }
     return out;

@@ -1,11 +1,7 @@
-import { relative } from "node:path";
-import type { Block, Cell, Tone } from "../cli/render.js";
+import { type Block, type Cell, type Tone, shownPath } from "../cli/render.js";
 import type { ProbeReport, ProbeResult, Verdict } from "./probe.js";
 
-const here = (p: string) => {
-  const rel = relative(process.cwd(), p);
-  return rel.startsWith("..") || rel.startsWith("/") ? p : rel || ".";
-};
+const here = (p: string) => shownPath(p);
 
 const TONES: Record<Verdict, Tone> = { good: "ok", bad: "fail", unknown: "warn" };
 

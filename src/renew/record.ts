@@ -45,14 +45,6 @@ export function membership(certPath: string, warnings: string[], known?: { dir: 
   return { ...found, ...(host ? { host } : {}), ...(client ? { client } : {}) };
 }
 
-/** The host part of an `analyzers:` entry (`host:port`, `[v6]:port`). */
-export function dialHost(entry: string): string {
-  const bracket = /^\[([^\]]+)\]/.exec(entry);
-  if (bracket) return bracket[1]!;
-  const colon = entry.lastIndexOf(":");
-  return colon > 0 && entry.indexOf(":") === colon ? entry.slice(0, colon) : entry;
-}
-
 /** Record the SANs a host's certificate now carries, under the record folder's lock (read again there). */
 export async function recordSans(recordDir: string, hostName: string, sans: string[]): Promise<boolean> {
   return withLock(recordDir, async () => {

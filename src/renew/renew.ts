@@ -37,7 +37,8 @@ import { type GoTls, loadGoTls } from "../skydive/go-tls.js";
 import type { FleetRecord } from "../skydive/record.js";
 import { CONFIG_FILE } from "../skydive/settings.js";
 import { type AkidParts, encodeAkid, encodeSkid, extensionName, rawExtensions, readAkid, refuseDuplicates } from "./extensions.js";
-import { dialHost, membership, recordSans } from "./record.js";
+import { hostPart } from "../skydive/address.js";
+import { membership, recordSans } from "./record.js";
 import { type CaFound, findIssuingCa, otherCaError, signedBy } from "./signer.js";
 
 const DAY_MS = 86_400_000;
@@ -294,7 +295,7 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
     throw failure(`${certPath} has SAN entries skycert cannot re-encode (${[...info.otherNames, ...(info.invalidIpSans ?? [])].join(", ")})`, "renew without --cnf, --san or --drop-san to keep them as they are");
   }
   if (member?.host && !member.host.roles.includes("analyzer")) {
-    const dialed = new Set(member.record.analyzers.map((a) => dialHost(a).toLowerCase()));
+    const dialed = new Set(member.record.analyzers.map((a) => hostPart(a).toLowerCase()));
     const clash = added.find((s) => dialed.has(s.value.toLowerCase()));
     if (clash) {
       throw failure(
@@ -304,7 +305,7 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
     }
   }
   if (member?.host?.roles.includes("analyzer")) {
-    const dialed = new Set(member.record.analyzers.map((a) => dialHost(a).toLowerCase()));
+    const dialed = new Set(member.record.analyzers.map((a) => hostPart(a).toLowerCase()));
     const lost = removed.filter((s) => dialed.has(s.value.toLowerCase()));
     if (lost.length) warnings.push(`agents dial ${lost.map((s) => s.value).join(", ")} for the analyzer: without ${lost.length === 1 ? "that name" : "those names"} they cannot verify ${member.host.name}`);
   }

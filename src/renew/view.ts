@@ -1,13 +1,9 @@
-import { relative } from "node:path";
 import { command } from "../cli/invocation.js";
-import type { Block, Cell } from "../cli/render.js";
+import { type Block, type Cell, shownPath } from "../cli/render.js";
 import type { FleetRenewResult, FleetStatus } from "./fleet.js";
 import type { RenewResult } from "./renew.js";
 
-const here = (p: string) => {
-  const rel = relative(process.cwd(), p);
-  return rel.startsWith("..") || rel.startsWith("/") ? p : rel || ".";
-};
+const here = (p: string) => shownPath(p);
 
 const KIND_TEXT = { ca: "a CA certificate", "self-signed": "a self-signed certificate", host: "a host certificate", client: "a client certificate" } as const;
 const day = (iso: string | undefined) => (iso ? iso.slice(0, 10) : "");

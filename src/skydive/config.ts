@@ -6,12 +6,14 @@
  * refused rather than overwritten; the previous version is kept as `.bak`.
  */
 import { existsSync, lstatSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { Document, type Pair, type Scalar, type YAMLMap, isMap, isScalar, isSeq, parseDocument, stringify } from "yaml";
 import { failure, usageError } from "../cli/errors.js";
 import { closest } from "../cli/suggest.js";
 import { CONFIG_MODE, fsError, readInput, writeFileAtomic } from "../fs/files.js";
-import { type SettingValue, type Settings, envName, nestSettings } from "./settings.js";
+import { type FleetRecord, type RecordHost, abs, findRecord } from "./record.js";
+import { type Release, fileKeys } from "./release.js";
+import { CONFIG_FILE, type SettingValue, type Settings, envName, nestSettings } from "./settings.js";
 
 type YamlValue = SettingValue | number;
 
@@ -254,6 +256,40 @@ export function unknownKeys(data: Record<string, unknown>, known: readonly strin
     }
   }
   return out;
+}
+
+/** The fleet a config belongs to (its record, and its host entry when it is one of the record's hosts). */
+export function fleetOf(configPath: string): { dir: string; record: FleetRecord; host?: RecordHost } | undefined {
+  const found = findRecord(configPath);
+  if (!found) return undefined;
+  const host = found.record.hosts.find((h) => resolve(abs(found.dir, h.dir), CONFIG_FILE) === resolve(configPath));
+  return { ...found, ...(host ? { host } : {}) };
+}
+
+/**
+ * Where a file a setting names is, here. Skydive opens relative paths from its
+ * working folder; skycert's configs name absolute ones, and relative ones are
+ * read from the config's folder (the environment's from the working folder).
+ * A fleet made with --deploy-dir names the paths the files will have on the
+ * hosts: here, the host's folder and the fleet's CA.
+ */
+export function settingPath(config: SkydiveConfig | undefined, setting: { value: string; fromEnv: boolean }, cwd: string, fleet = config ? fleetOf(config.path) : undefined): string {
+  const path = resolve(setting.fromEnv || !config ? cwd : dirname(config.path), setting.value);
+  const deploy = fleet?.record.deployDir;
+  if (!fleet || !deploy || !path.startsWith(`${deploy.replace(/\/$/, "")}/`)) return path;
+  const name = basename(path);
+  if (fleet.record.ca && basename(fleet.record.ca) === name) return abs(fleet.dir, fleet.record.ca);
+  return fleet.host ? join(abs(fleet.dir, fleet.host.dir), name) : path;
+}
+
+/** Which Skydive release a config is for: --skydive, else its fleet record's, else its keys (tls.* taken as the latest). */
+export function releaseOf(config: SkydiveConfig | undefined, env: Record<string, string | undefined>, opts: { flag?: Release; fleet?: { dir: string; record: FleetRecord }; legacyHint?: boolean } = {}): { release: Release; from: string } {
+  if (opts.flag) return { release: opts.flag, from: "--skydive" };
+  const fleet = opts.fleet ?? (config ? fleetOf(config.path) : undefined);
+  if (fleet) return { release: fleet.record.skydive, from: `the fleet record ${join(fleet.dir, "skycert.json")}` };
+  const set = (key: string) => readSetting(config, env, key) !== undefined;
+  if (!fileKeys("0.27").some(set) && (fileKeys("legacy").some(set) || opts.legacyHint)) return { release: "legacy", from: "its analyzer.X509_*/agent.X509_* keys" };
+  return { release: "0.27", from: "its tls.* keys (assumed the latest Skydive; --skydive 0.21 for 0.21 to 0.26)" };
 }
 
 // ---------------------------------------------------------------------------

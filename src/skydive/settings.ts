@@ -31,7 +31,8 @@ export function legacySettings(pairs: Partial<Record<Role, Pair>>): Settings {
  * tls.* (0.21 and later): the host's own certificate serves and dials, so all
  * five keys are set (0.21 to 0.26 turn TLS off without any one of them; 0.27
  * stops an agent without a server pair). Analyzers require client certificates
- * (0.27 honours it); agents get the analyzers they dial.
+ * (0.27 honours it); agents get the analyzers they dial, and analyzers of an
+ * HA fleet the peers they replicate to.
  */
 export function tlsHostSettings(roles: readonly Role[], own: Pair, ca: string, analyzers: readonly string[]): Settings {
   const k = keysOf("0.27");
@@ -43,7 +44,8 @@ export function tlsHostSettings(roles: readonly Role[], own: Pair, ca: string, a
     [CA_KEY]: ca,
   };
   if (roles.includes("analyzer")) out[REQUIRE_CLIENT_CERT] = true;
-  if (roles.includes("agent") && analyzers.length) out[ANALYZERS] = [...analyzers];
+  // Agents dial their analyzers; analyzers replicate to their peers (HA) through the same list.
+  if (analyzers.length && (roles.includes("agent") || analyzers.length > 1)) out[ANALYZERS] = [...analyzers];
   return out;
 }
 

@@ -3,7 +3,7 @@
  * (read once, without trusting them), Go's parse of each, and how to show a
  * path. Built by host.ts; read by the checks in checks/.
  */
-import { relative } from "node:path";
+import { shownPath } from "../cli/render.js";
 import type { FileRead } from "../fs/files.js";
 import type { RecordHost } from "../skydive/record.js";
 import type { Release, Role } from "../skydive/release.js";
@@ -60,9 +60,4 @@ export interface HostContext {
   show: (p: string) => string;
 }
 
-export function shower(cwd: string): (p: string) => string {
-  return (p) => {
-    const rel = relative(cwd, p);
-    return rel === "" ? "." : rel.startsWith("..") || rel.startsWith("/") ? p : rel;
-  };
-}
+export const shower = (cwd: string) => (p: string) => shownPath(p, cwd);

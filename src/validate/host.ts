@@ -6,10 +6,11 @@
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { type FileRead, readMaterial } from "../fs/files.js";
-import { type SkydiveConfig, lookup, readSetting, settingText, settingTrue, unknownKeys } from "../skydive/config.js";
+import { type SkydiveConfig, fleetOf, lookup, readSetting, releaseOf, settingPath, settingText, settingTrue, unknownKeys } from "../skydive/config.js";
 import type { GoTls } from "../skydive/go-tls.js";
+import { hostPart } from "../skydive/address.js";
 import { type FleetRecord, type RecordHost, abs, findRecord } from "../skydive/record.js";
 import { ANALYZERS, CA_KEY, REQUIRE_CLIENT_CERT, type Release, type Role, dialsResolvedIp, fileKeys, keysOf } from "../skydive/release.js";
 import { envName } from "../skydive/settings.js";
@@ -65,27 +66,6 @@ export interface HostReport {
 /** Every key validate knows, for "did you mean". */
 const KNOWN_KEYS = [...new Set([...fileKeys("legacy"), ...fileKeys("0.27"), REQUIRE_CLIENT_CERT, "analyzer.listen", "agent.listen", "agent.X509_servername", "agent.X509_insecure", "tls.insecure"])];
 
-/** `host:port`, `[v6]:port`, a bare IPv6 address or a bare name -> the host part. */
-export function hostPart(address: string): string {
-  const a = address.trim();
-  const bracket = /^\[([^\]]+)\](?::\d*)?$/.exec(a);
-  if (bracket) return bracket[1]!;
-  if (isIP(a) === 6) return a;
-  const colon = a.lastIndexOf(":");
-  return colon >= 0 && a.indexOf(":") === colon ? a.slice(0, colon) : a;
-}
-
-function whichRelease(opts: HostOptions): { release: Release; from: string } {
-  if (opts.release) return { release: opts.release, from: "--skydive" };
-  if (opts.fleet) return { release: opts.fleet.record.skydive, from: `the fleet record ${join(opts.fleet.dir, "skycert.json")}` };
-  const data = opts.config?.data;
-  const set = (key: string) => readSetting(opts.config, opts.env, key) !== undefined;
-  const tls = fileKeys("0.27").some(set) || Boolean(opts.flags.caCert);
-  if (!tls && (fileKeys("legacy").some(set) || opts.flags.analyzerCert || opts.flags.agentCert)) return { release: "legacy", from: "its analyzer.X509_*/agent.X509_* keys" };
-  void data;
-  return { release: "0.27", from: "its tls.* keys (assumed the latest Skydive; --skydive 0.21 for 0.21 to 0.26)" };
-}
-
 function whichRoles(opts: HostOptions, release: Release, analyzers: string[], requireSet: boolean): Role[] {
   if (opts.role) return [opts.role];
   if (opts.fleet?.host) return opts.fleet.host.roles;
@@ -120,14 +100,9 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
   const config = opts.config;
   const where = config ? shower(opts.cwd)(config.path) : "flags";
   // The fleet a host belongs to: its config's, else the one its certificate files sit in.
-  const near = config?.path ?? [opts.flags.analyzerCert, opts.flags.agentCert].filter((p): p is string => Boolean(p)).map((p) => resolve(opts.cwd, p))[0];
-  const fleet = opts.fleet ?? (near ? (() => {
-    const found = findRecord(near);
-    if (!found) return undefined;
-    const host = config ? found.record.hosts.find((h) => resolve(abs(found.dir, h.dir), "skydive.yml") === resolve(config.path)) : undefined;
-    return { dir: found.dir, record: found.record, ...(host ? { host } : {}) };
-  })() : undefined);
-  const { release, from } = whichRelease({ ...opts, fleet });
+  const flagged = [opts.flags.analyzerCert, opts.flags.agentCert].find((p): p is string => Boolean(p));
+  const fleet: HostOptions["fleet"] = opts.fleet ?? (config ? fleetOf(config.path) : flagged ? findRecord(resolve(opts.cwd, flagged)) : undefined);
+  const { release, from } = releaseOf(config, opts.env, { flag: opts.release, fleet, legacyHint: !opts.flags.caCert && Boolean(opts.flags.analyzerCert ?? opts.flags.agentCert) });
   const k = keysOf(release);
   const get = (key: string) => readSetting(config, opts.env, key);
   const text = (key: string) => settingText(get(key));
@@ -203,7 +178,7 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
     },
     analyzers,
     where,
-    ...(fleet?.record.ca ? { fleetCa: deployPath(abs(fleet.dir, fleet.record.ca), fleet, true) } : {}),
+    ...(fleet?.record.ca ? { fleetCa: fleet.record.deployDir ? join(fleet.record.deployDir, basename(fleet.record.ca)) : abs(fleet.dir, fleet.record.ca) } : {}),
   };
   // With file flags, the flags stand in for the settings they name.
   const flagOf: Partial<Record<string, string | undefined>> = {
@@ -231,8 +206,7 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
     const s = get(key);
     const value = flag ?? (s && typeof s.value === "string" ? s.value : undefined);
     if (!value) return undefined;
-    const base = flag ? opts.cwd : s!.fromEnv || !config ? opts.cwd : dirname(config.path);
-    const path = deployPath(resolve(base, value), fleet, false);
+    const path = flag ? resolve(opts.cwd, flag) : settingPath(config, { value, fromEnv: s!.fromEnv }, opts.cwd, fleet);
     let read = reads.get(path);
     if (!read) reads.set(path, (read = readMaterial(path)));
     return { part, key, setting: flag ? FLAG_NAMES[key]! : s!.source, fromEnv: !flag && s!.fromEnv, path, shown: show(path), read };
@@ -333,18 +307,4 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
     ...(m.roots ? { trustPath: m.roots.path } : {}),
     ...(leaf ? { leaf: { serialHex: leaf.cert.serialHex, issuer: leaf.cert.issuer, rawSha256: leaf.cert.rawSha256, certPem: leaf.pem, subject: leaf.cert.subject, keyPem: keyText(m.clientKey ?? m.serverKey) } } : {}),
   };
-}
-
-/**
- * A fleet made with --deploy-dir names the paths its files will have on the
- * hosts: here they are the host's folder (its own files) and the fleet's CA.
- */
-function deployPath(path: string, fleet: HostOptions["fleet"], toDeploy: boolean): string {
-  const deploy = fleet?.record.deployDir;
-  if (!deploy || !fleet) return path;
-  if (toDeploy) return join(deploy, basename(path));
-  if (!path.startsWith(`${deploy.replace(/\/$/, "")}/`)) return path;
-  const name = basename(path);
-  if (fleet.record.ca && basename(fleet.record.ca) === name) return abs(fleet.dir, fleet.record.ca);
-  return fleet.host ? join(abs(fleet.dir, fleet.host.dir), name) : path;
 }

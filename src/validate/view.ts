@@ -1,6 +1,5 @@
-import { relative } from "node:path";
 import { prog } from "../cli/invocation.js";
-import type { Block, Cell, Tone } from "../cli/render.js";
+import { type Block, type Cell, type Tone, shownPath } from "../cli/render.js";
 import { RELEASE_NAMES } from "../skydive/release.js";
 import type { FleetValidateResult } from "./fleet.js";
 import type { Check, Status } from "./model.js";
@@ -9,10 +8,7 @@ import type { ValidateResult } from "./validate.js";
 const TONE: Record<Status, Tone> = { pass: "ok", warn: "warn", fail: "fail", skip: "skip" };
 const WORD: Record<Status, string> = { pass: "PASS", warn: "WARN", fail: "FAIL", skip: "skip" };
 
-const here = (p: string) => {
-  const rel = relative(process.cwd(), p);
-  return rel.startsWith("..") ? p : rel || ".";
-};
+const here = (p: string) => shownPath(p);
 
 const row = (c: Check): Cell[] => [{ text: WORD[c.status], tone: TONE[c.status] }, c.id, c.subject, c.message];
 

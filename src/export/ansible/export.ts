@@ -24,6 +24,7 @@ import { type Settings, hostSettings } from "../../skydive/settings.js";
 import { type OutDoc, type OutSet, type WrittenFile, material, writeBundle } from "../bundle.js";
 import { type ExportSource, type FleetSource, LEGACY_WARNING, type LegacySource, type Validation, chooseRelease, readSource, shown, validateConfig, validateFleetSource } from "../source.js";
 import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_DIR, DIR_EXPR, FILES_DIR, type HostPlan, PLAYBOOK_FILE, type ShippedFile, playbookText } from "./playbook.js";
+import { dialEntry } from "../../skydive/address.js";
 
 export interface ExportAnsibleOptions {
   cwd: string;
@@ -73,12 +74,6 @@ export interface ExportAnsibleResult {
 const LEGACY_FILES = "legacy";
 const CA_FILES = "ca";
 const HOST_FILES = "hosts";
-
-/** `host:port` for an analyzers: entry, as init writes them. */
-async function dialEntryOf(address: string): Promise<string> {
-  const { dialEntry } = await import("../../init/hosts.js");
-  return dialEntry(address);
-}
 
 export async function exportAnsible(opts: ExportAnsibleOptions): Promise<ExportAnsibleResult> {
   const show = (p: string) => shown(opts.cwd, p);
@@ -158,7 +153,7 @@ const at = (name: string) => `${DIR_EXPR}/${name}`;
 
 /** Legacy: the same four files on every host; agents dial the inventory's analyzers. */
 async function legacyPlan(src: LegacySource, hosts: InventoryHost[]): Promise<{ hosts: HostPlan[]; dialed: string[] }> {
-  const dialed = [...new Set(await Promise.all(hosts.filter((h) => h.roles.includes("analyzer")).map((h) => dialEntryOf(h.address))))];
+  const dialed = [...new Set(hosts.filter((h) => h.roles.includes("analyzer")).map((h) => dialEntry(h.address)))];
   const files: ShippedFile[] = [
     { name: "analyzer.crt", src: `${LEGACY_FILES}/analyzer.crt`, mode: CERT_MODE, source: src.analyzer.cert },
     { name: "analyzer.key", src: `${LEGACY_FILES}/analyzer.key`, mode: KEY_MODE, source: src.analyzer.key },
