@@ -58,6 +58,8 @@ export interface HostContext {
   hosts: DialHost[];
   remedies: Remedies;
   show: (p: string) => string;
+  /** Go's parse of file texts seen before in this run (a fleet's shared CA). */
+  parses?: Map<string, ParseResult>;
 }
 
 export const shower = (cwd: string) => (p: string) => shownPath(p, cwd);

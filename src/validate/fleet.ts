@@ -63,6 +63,7 @@ export async function validateFleet(opts: FleetOptions): Promise<FleetValidateRe
   const fleetRecord: FleetRecord = opts.release ? { ...record, skydive: opts.release } : record;
   if (opts.hosts.length) fleetRecord.analyzers = opts.hosts;
 
+  const shared = { reads: new Map(), parses: new Map() };
   const results: FleetHostResult[] = [];
   const reports: (HostReport | undefined)[] = [];
   for (const h of fleetRecord.hosts) {
@@ -72,7 +73,7 @@ export async function validateFleet(opts: FleetOptions): Promise<FleetValidateRe
     let report: HostReport | undefined;
     try {
       const config = readConfigFile(configPath, "host config");
-      report = await validateHost({ cwd: opts.cwd, config, env: {}, flags: {}, hosts: [], warnDays: opts.warnDays, now, fleet: { dir, record: fleetRecord, host: h }, handshake: false }, go);
+      report = await validateHost({ cwd: opts.cwd, config, env: {}, flags: {}, hosts: [], warnDays: opts.warnDays, now, fleet: { dir, record: fleetRecord, host: h }, handshake: false, shared }, go);
       checks = report.checks;
       checks.push(...dialCheck(h.roles.includes("agent"), config.data, fleetRecord, configPath, opts.cwd));
     } catch (err) {

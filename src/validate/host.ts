@@ -9,7 +9,7 @@ import { isIP } from "node:net";
 import { basename, join, resolve } from "node:path";
 import { type FileRead, readMaterial } from "../fs/files.js";
 import { type SkydiveConfig, fleetOf, lookup, readSetting, releaseOf, settingPath, settingText, settingTrue, unknownKeys } from "../skydive/config.js";
-import type { GoTls } from "../skydive/go-tls.js";
+import type { GoTls, ParseResult } from "../skydive/go-tls.js";
 import { hostPart } from "../skydive/address.js";
 import { type FleetRecord, type RecordHost, abs, findRecord } from "../skydive/record.js";
 import { ANALYZERS, CA_KEY, REQUIRE_CLIENT_CERT, type Release, type Role, dialsResolvedIp, fileKeys, keysOf } from "../skydive/release.js";
@@ -49,6 +49,8 @@ export interface HostOptions {
   fleet?: { dir: string; record: FleetRecord; host?: RecordHost };
   /** Run the handshakes (default true). */
   handshake?: boolean;
+  /** What hosts of one run share: trust files read, and Go's parse of file texts. */
+  shared?: { reads: Map<string, FileRead>; parses: Map<string, ParseResult> };
 }
 
 export interface HostReport {
@@ -149,8 +151,7 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
             : [{ name: "127.0.0.1", source: "no analyzers: entries; Skydive's default analyzer.listen 127.0.0.1:8082" }]
       : analyzers.map((a) => ({ name: hostPart(a), source: `${analyzersSetting!.source}: ${a}` }));
   const hosts = await dialHosts(entries, release);
-  const agentCerts = new Map<string, string>();
-  if (fleet) for (const h of fleet.record.hosts) if (!h.roles.includes("analyzer")) agentCerts.set(abs(fleet.dir, h.cert), `agent ${h.name}'s certificate`);
+  const agentCerts = fleet ? agentCertsOf(fleet) : new Map<string, string>();
 
   const ctx: HostContext = {
     go,
@@ -165,6 +166,7 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
     hosts,
     remedies: new Remedies(opts.cwd, config?.path, configSets),
     show,
+    ...(opts.shared ? { parses: opts.shared.parses } : {}),
   };
 
   const view: SettingsView = {
@@ -201,14 +203,20 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
 
   // The files, each read once.
   const reads = new Map<string, FileRead>();
+  const shared = opts.shared?.reads;
   const material = (part: Part, key: string): Material | undefined => {
     const flag = flagOf[key];
     const s = get(key);
     const value = flag ?? (s && typeof s.value === "string" ? s.value : undefined);
     if (!value) return undefined;
     const path = flag ? resolve(opts.cwd, flag) : settingPath(config, { value, fromEnv: s!.fromEnv }, opts.cwd, fleet);
-    let read = reads.get(path);
-    if (!read) reads.set(path, (read = readMaterial(path)));
+    // Trust files are shared by a fleet's hosts; a host's own files are read for it alone.
+    const pool = part === "client CAs" || part === "roots";
+    let read = reads.get(path) ?? (pool ? shared?.get(path) : undefined);
+    if (!read) {
+      reads.set(path, (read = readMaterial(path)));
+      if (pool) shared?.set(path, read);
+    }
     return { part, key, setting: flag ? FLAG_NAMES[key]! : s!.source, fromEnv: !flag && s!.fromEnv, path, shown: show(path), read };
   };
   const m = {
@@ -229,7 +237,8 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
     const mode = checkFileMode(mat, ctx);
     if (mode) checks.push(mode);
     if (mat.part === "server key" || mat.part === "client key") {
-      const r = readKeyFile(mat, ctx);
+      const certOf = mat.part === "server key" ? m.serverCert : m.clientCert;
+      const r = readKeyFile(mat, ctx, { alone: !certOf?.read.ok });
       checks.push(r.check);
       if (r.text) keyTexts.set(mat.path, r.text);
     } else {
@@ -307,4 +316,16 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
     ...(m.roots ? { trustPath: m.roots.path } : {}),
     ...(leaf ? { leaf: { serialHex: leaf.cert.serialHex, issuer: leaf.cert.issuer, rawSha256: leaf.cert.rawSha256, certPem: leaf.pem, subject: leaf.cert.subject, keyPem: keyText(m.clientKey ?? m.serverKey) } } : {}),
   };
+}
+
+const agentCertMaps = new WeakMap<FleetRecord, Map<string, string>>();
+
+/** The fleet's agent certificates by path, made once per record (a fleet validates every host against it). */
+function agentCertsOf(fleet: { dir: string; record: FleetRecord }): Map<string, string> {
+  let map = agentCertMaps.get(fleet.record);
+  if (!map) {
+    map = new Map(fleet.record.hosts.filter((h) => !h.roles.includes("analyzer")).map((h) => [abs(fleet.dir, h.cert), `agent ${h.name}'s certificate`]));
+    agentCertMaps.set(fleet.record, map);
+  }
+  return map;
 }

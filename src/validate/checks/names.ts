@@ -38,6 +38,12 @@ export function checkImpersonation(candidate: { file: CertFile; whose: string },
   const covered: string[] = [];
   let go: string | undefined;
   for (const n of names) {
+    // Go's Verify checks the name too; a certificate that does not carry it cannot serve for it, whatever its chain.
+    const named = ctx.go.verifyHostname(leaf.pem, n.name);
+    if (!named.ok) {
+      go ??= named.error;
+      continue;
+    }
     const r = ctx.go.verify({ chain, roots: roots.text, name: n.name, usages: ["serverAuth"], time: ctx.now });
     if (r.ok) covered.push(n.name);
     else go ??= r.error;

@@ -4,7 +4,6 @@
  */
 import { createPrivateKey } from "node:crypto";
 import { command } from "../../cli/invocation.js";
-import { describeKey } from "../../pki/keys.js";
 import { type PemBlock, parsePem, pemProblemText, toPem } from "../../pki/pem.js";
 import type { CertFile, HostContext, Material } from "../context.js";
 import { type Check, check } from "../model.js";
@@ -34,7 +33,9 @@ export function readCertFile(m: Material, ctx: HostContext): { check: Check; fil
     if (looksDer(m.read.bytes)) return fail("is DER (binary); Skydive reads PEM only", `openssl x509 -inform der -in ${m.shown} -out ${m.shown}.pem, then point ${m.key} at the .pem`);
     return fail("no PEM certificate found (garbage or not a certificate)", replace);
   }
-  const parsed = ctx.go.parse(text);
+  // A fleet's hosts share their CA file: Go parses each distinct text once.
+  const parsed = ctx.parses?.get(text) ?? ctx.go.parse(text);
+  ctx.parses?.set(text, parsed);
   const certs: CertFile["certs"] = [];
   const refused: string[] = [];
   parsed.certificates.forEach((c, i) => {
@@ -61,7 +62,7 @@ export function readCertFile(m: Material, ctx: HostContext): { check: Check; fil
 }
 
 /** A key file as Go's tls.X509KeyPair reads it: PKCS#1, PKCS#8 or SEC1, unencrypted. */
-export function readKeyFile(m: Material, ctx: HostContext): { check: Check; text?: string } {
+export function readKeyFile(m: Material, ctx: HostContext, opts: { alone: boolean }): { check: Check; text?: string } {
   const extra = { file: m.path };
   const fail = (message: string, remedy: string) => ({ check: check("pem-parse", "fail", m.part, `${m.shown}: ${message}`, { ...extra, remedy }) });
   if (!m.read.ok) return { check: check("pem-parse", "skip", m.part, `${m.shown}: not read (see file-readable)`, extra) };
@@ -79,14 +80,15 @@ export function readKeyFile(m: Material, ctx: HostContext): { check: Check; text
   if (isEncrypted(block)) {
     return fail("private key is encrypted, and Skydive (Go's tls.LoadX509KeyPair) reads only unencrypted keys", `openssl pkey -in ${m.shown} -out ${m.shown}.plain (asks for the passphrase), chmod 400 it and point ${m.key} at it`);
   }
-  let description: string;
-  try {
-    const key = createPrivateKey({ key: Buffer.from(block.der), format: "der", type: block.label === "RSA PRIVATE KEY" ? "pkcs1" : block.label === "EC PRIVATE KEY" ? "sec1" : "pkcs8" });
-    description = describeKey(key);
-  } catch {
-    return fail(`line ${block.line}: the ${block.label} block is not a readable private key`, replace);
+  // Go reads the key with its certificate (key-match); read here only when there is no certificate to pair it with.
+  if (opts.alone) {
+    try {
+      createPrivateKey({ key: Buffer.from(block.der), format: "der", type: block.label === "RSA PRIVATE KEY" ? "pkcs1" : block.label === "EC PRIVATE KEY" ? "sec1" : "pkcs8" });
+    } catch {
+      return fail(`line ${block.line}: the ${block.label} block is not a readable private key`, replace);
+    }
   }
-  return { check: check("pem-parse", "pass", m.part, `${m.shown}: ${description} private key (${block.label})`, extra), text };
+  return { check: check("pem-parse", "pass", m.part, `${m.shown}: a ${block.label} block, unencrypted`, extra), text };
 }
 
 export interface PairFiles {
@@ -109,7 +111,7 @@ export function checkKeyMatches(pairs: PairFiles[], ctx: HostContext): Check[] {
     const subject = `${p.which} pair`;
     const extra = { file: p.keyMaterial.path };
     if (r.ok) {
-      out.push(check("key-match", "pass", subject, `${p.keyMaterial.shown} is the key of ${p.certMaterial.shown} (${r.keyType} ${r.curve ?? r.keyBits})`, extra));
+      out.push(check("key-match", "pass", subject, `${p.keyMaterial.shown} is the key of ${p.certMaterial.shown} (${r.keyType} ${r.curve ?? r.keyBits}, as Go's tls.X509KeyPair reads them)`, extra));
       return;
     }
     const other = pairs[1 - i];
