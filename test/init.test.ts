@@ -510,8 +510,8 @@ describe("a CA fleet from an inventory: one certificate per host, carrying only 
       const settings = (h: { name: string; roles: string[] }) => flattenSkydiveYaml(read(hostFiles(fleet, h).config));
       for (const h of hosts) {
         const s = checkStartup({ release, role: h.roles.includes("analyzer") ? "analyzer" : "agent", settings: settings(h) });
-        // Up to 0.26 an analyzer loads its client pair only when it replicates to a peer (see the HA handshake below).
-        expect(s, JSON.stringify(s)).toMatchObject({ started: true, tlsEnabled: true, serverTLS: true, clientTLS: true, clientCert: s.clientLoadedAtStart });
+        // Every host dials with its certificate: agents their analyzers, analyzers their HA peers.
+        expect(s, JSON.stringify(s)).toMatchObject({ started: true, tlsEnabled: true, serverTLS: true, clientTLS: true, clientCert: true });
         expect(s.clientError).toBe("");
       }
       const an1 = { name: "an1", roles: ["analyzer"] };

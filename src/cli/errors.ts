@@ -53,3 +53,11 @@ export function printable(text: string, max = 200): string {
     return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
   });
 }
+
+/** The one stderr line of a run in which some of many items failed (the others are done and listed above). */
+export function someFailed(items: readonly { name: string; status: string; reason?: string; remedy?: string }[], noun: string, remedy: string): SkycertError | undefined {
+  const failed = items.filter((i) => i.status === "failed");
+  const first = failed[0];
+  if (!first) return undefined;
+  return failure(`${failed.length} of ${items.length} ${noun} failed; ${first.name}: ${first.reason}${failed.length > 1 ? ` (and ${failed.length - 1} more, listed above)` : ""}`, first.remedy ?? remedy);
+}

@@ -25,3 +25,13 @@ export function progressBar(stream: NodeJS.WriteStream, what: string): Progress 
     },
   };
 }
+
+/** Run `work` with a progress bar on a terminal's stderr; never with --json or when stderr is piped. */
+export async function withProgress<T>(what: string, json: boolean, work: (onProgress?: (done: number, total: number, label: string) => void) => Promise<T>): Promise<T> {
+  const bar = !json && process.stderr.isTTY ? progressBar(process.stderr, what) : undefined;
+  try {
+    return await work(bar ? (done, total, label) => bar.update(done, total, label) : undefined);
+  } finally {
+    bar?.end();
+  }
+}

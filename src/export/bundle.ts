@@ -9,6 +9,7 @@
  */
 import { lstatSync } from "node:fs";
 import { dirname } from "node:path";
+import { Document } from "yaml";
 import { failure } from "../cli/errors.js";
 import { CONFIG_MODE, type FileSpec, ensureDir, octal, readInput, recover, sameContent, tidy, withLock, writeFileAtomic, writeSet } from "../fs/files.js";
 import { shown } from "./source.js";
@@ -77,4 +78,14 @@ export async function writeBundle(cwd: string, out: string, sets: OutSet[], docs
 /** The bytes of a file that ships (a key stays in memory, never printed). */
 export function material(path: string, label: string): Buffer {
   return readInput(path, label, 1024 * 1024).bytes;
+}
+
+/** A YAML document with a comment on top, as both exports write theirs. */
+export function yamlText(value: unknown, comment: string): string {
+  const doc = new Document(value);
+  doc.commentBefore = comment
+    .split("\n")
+    .map((l) => (l ? ` ${l}` : ""))
+    .join("\n");
+  return doc.toString({ lineWidth: 0 });
 }

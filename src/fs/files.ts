@@ -379,6 +379,8 @@ async function swapInto(dir: string, stage: string, owned: Set<string>, carry = 
     }
   }
   const old = join(dirname(dir), `${OLD}${basename(dir)}-${process.pid}-${Date.now()}`);
+  // The lock first: until it is back in `dir`, its holder's mtime refresh finds no lock and gives it up.
+  subdirs.sort((a, b) => Number(b === LOCK_NAME) - Number(a === LOCK_NAME));
   await rename(dir, old);
   await rename(stage, dir);
   for (const name of subdirs) await rename(join(old, name), join(dir, name));

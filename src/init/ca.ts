@@ -10,7 +10,7 @@ import type { PassphraseSource } from "../cli/passphrase.js";
 import { CERT_MODE, KEY_MODE, ensureDir, existing, octal, recover, withLock, writeSet } from "../fs/files.js";
 import { CA_FOLDER, type CaSummary } from "../pki/ca.js";
 import { keyIdentifier } from "../pki/extensions.js";
-import { commonNameDer, makeCertificate, randomSerial } from "../pki/issue.js";
+import { commonNameDer, makeCertificate, randomSerial, validity } from "../pki/issue.js";
 import { type KeySpec, colonHex, describeKey, generateKey, privateKeyPem, spkiDer } from "../pki/keys.js";
 import { toPem } from "../pki/pem.js";
 import { caExtensions, validateCommonName, validateStem } from "../pki/profile.js";
@@ -78,8 +78,7 @@ export async function initCa(opts: CaInitOptions): Promise<CaInitResult> {
   // Asked while the key is made, so typing overlaps the work.
   const passphrase = opts.encrypt ? await opts.passphrase!("encrypt", "the new CA key") : undefined;
   const privateKey = await pending;
-  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const notAfter = new Date(notBefore.getTime() + opts.days * 86_400_000);
+  const { notBefore, notAfter } = validity(opts.days);
   const crt = makeCertificate({ subject: commonNameDer(cn), subjectKey: privateKey, extensions: caExtensions(), serial: randomSerial(), notBefore, notAfter });
   const x509 = new X509Certificate(crt);
   Object.assign(summary, {

@@ -13,7 +13,7 @@ import { failure, usageError } from "../cli/errors.js";
 import type { PassphraseSource } from "../cli/passphrase.js";
 import { CERT_MODE, type FileSpec, KEY_MODE, ensureDir, existing, octal, recover, withLock, writeSet } from "../fs/files.js";
 import { type CaSummary, caSummary, loadCa } from "../pki/ca.js";
-import { makeCertificate, makeRequest, randomSerial } from "../pki/issue.js";
+import { makeCertificate, makeRequest, randomSerial, validity } from "../pki/issue.js";
 import { type KeySpec, generateKey, privateKeyPem } from "../pki/keys.js";
 import { toPem } from "../pki/pem.js";
 import { planClient } from "../pki/profile.js";
@@ -83,8 +83,7 @@ export async function initClient(opts: ClientOptions): Promise<ClientResult> {
   pending.catch(() => undefined);
   const p12Secret = opts.p12 ? await opts.p12Passphrase!("encrypt", "the PKCS#12 bundle") : undefined;
   const key = await pending;
-  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const notAfter = new Date(notBefore.getTime() + opts.days * 86_400_000);
+  const { notBefore, notAfter } = validity(opts.days);
   const issuer = { name: ca.subjectDer, serial: ca.serial, keyIdentifier: ca.keyIdentifier, privateKey: ca.privateKey! };
   const csr = makeRequest({ subject: plan.subject, privateKey: key, extensions: plan.requestExtensions });
   const crt = makeCertificate({ subject: plan.subject, subjectKey: key, extensions: plan.certificateExtensions, serial: randomSerial(), notBefore, notAfter, issuer });

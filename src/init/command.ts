@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import { resolve } from "node:path";
-import { failure, usageError } from "../cli/errors.js";
+import { someFailed, usageError } from "../cli/errors.js";
 import { collectList, collectSans, keyTypeOption, parseBits, parseDays, skydiveOption, usageSections, withCommonOptions } from "../cli/flags.js";
 import { didYouMean } from "../cli/suggest.js";
 import type { San } from "../pki/san.js";
@@ -79,7 +79,7 @@ export function register(program: Command): void {
     .option("--stem <name>", "file name stem (default: the role's DNS SAN for self-signed pairs, analyzer or agent under a CA, the CN for ca)")
     .option("--ca <dir>", "sign with this CA: the ca/ folder init ca made, the folder holding it, or the CA .crt")
     .addOption(skydiveOption("default: legacy without --ca, else the fleet record's, else 0.27"))
-    .option("--inventory <file>", "with --ca: an Ansible inventory (read by ansible-inventory); every host of its analyzers and agents groups gets its own certificate", undefined)
+    .option("--inventory <file>", "with --ca: an Ansible inventory (read by ansible-inventory); every host of its analyzers and agents groups gets its own certificate")
     .option("--hosts <list>", "with --ca: hosts without Ansible, name[=address],... (repeatable)", collectList)
     .option("--analyzers <list>", "with --ca: the host:port entries agents dial (default: every analyzer host's address, port 8082)", collectList)
     .option("--deploy-dir <dir>", "with --ca: where the files will be on each host, for the paths in its skydive.yml")
@@ -172,28 +172,18 @@ Exit codes:
 
       refuse(flags, "hosts");
       if (flags.inventory && flags.hosts) throw usageError("--inventory and --hosts both name the hosts", "pass one of them");
-      const [{ initHosts }, { hostsView }, { progressBar }] = await Promise.all([import("./hosts.js"), import("./view.js"), import("../cli/progress.js")]);
-      const bar = !json && process.stderr.isTTY ? progressBar(process.stderr, "issuing") : undefined;
-      let result;
-      try {
-        result = await initHosts({
-          cwd, roles, ca: flags.ca, skydive: flags.skydive, inventory: flags.inventory, hosts: flags.hosts, analyzers: flags.analyzers,
+      const [{ initHosts }, { hostsView }, { withProgress }] = await Promise.all([import("./hosts.js"), import("./view.js"), import("../cli/progress.js")]);
+      const ca = flags.ca;
+      const result = await withProgress("issuing", json, (onProgress) =>
+        initHosts({
+          cwd, roles, ca, skydive: flags.skydive, inventory: flags.inventory, hosts: flags.hosts, analyzers: flags.analyzers,
           cnf: flags.cnf, cnfSans: Boolean(flags.cnfSans), out: flags.out, key: { type: keyType, bits: flags.bits ?? 2048 }, days: flags.days ?? 365,
           cn: flags.cn, sans: flags.san ?? [], extensions: flags.extensions, stem: flags.stem, deployDir: flags.deployDir,
-          force: Boolean(flags.force), dryRun: Boolean(flags.dryRun), passphrase,
-          onProgress: bar ? (done, total, host) => bar.update(done, total, host) : undefined,
-        });
-      } finally {
-        bar?.end();
-      }
+          force: Boolean(flags.force), dryRun: Boolean(flags.dryRun), passphrase, onProgress,
+        }),
+      );
       render(result, hostsView, { json });
-      const failed = result.hosts.filter((h) => h.status === "failed");
-      if (failed.length) {
-        const first = failed[0]!;
-        throw failure(
-          `${failed.length} of ${result.hosts.length} hosts failed; ${first.name}: ${first.reason}${failed.length > 1 ? ` (and ${failed.length - 1} more, listed above)` : ""}`,
-          "fix those hosts and run the same command again: the hosts already issued are skipped",
-        );
-      }
+      const failed = someFailed(result.hosts, "hosts", "fix those hosts and run the same command again: the hosts already issued are skipped");
+      if (failed) throw failed;
     });
 }

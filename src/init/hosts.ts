@@ -21,8 +21,8 @@ import type { PassphraseSource } from "../cli/passphrase.js";
 import { CERT_MODE, CONFIG_MODE, KEY_MODE, type FileSpec, ensureDir, existing, octal, readInput, recover, tidy, withLock, writeFileAtomic, writeSet } from "../fs/files.js";
 import { type CaSummary, type LoadedCa, caSummary, loadCa } from "../pki/ca.js";
 import { chooseCnf, loadCnf } from "../pki/cnf.js";
-import { makeCertificate, makeRequest, randomSerial } from "../pki/issue.js";
-import { type KeySpec, generateKey, privateKeyPem, publicKeyFingerprint, sha256Fingerprint } from "../pki/keys.js";
+import { makeCertificate, makeRequest, randomSerial, validity } from "../pki/issue.js";
+import { generateKey, privateKeyPem, publicKeyFingerprint, sha256Fingerprint } from "../pki/keys.js";
 import { toPem } from "../pki/pem.js";
 import { type Plan, planHostLeaf, validateStem } from "../pki/profile.js";
 import { type San, formatSan, mergeSans, sanFromAddress } from "../pki/san.js";
@@ -32,29 +32,17 @@ import { type FleetRecord, type InventoryChange, type RecordHost, abs, emptyReco
 import { dialEntry, hostPart } from "../skydive/address.js";
 import { type Release, type Role, dialsResolvedIp } from "../skydive/release.js";
 import { CONFIG_FILE, type Settings, tlsHostSettings } from "../skydive/settings.js";
-import type { CnfChoice, FileResult } from "./result.js";
+import type { CnfChoice, FileResult, IssueOptions } from "./result.js";
 
-export interface HostsOptions {
-  cwd: string;
-  roles: Role[];
+export interface HostsOptions extends IssueOptions {
   ca: string;
   skydive?: Release;
   inventory?: string;
   hosts?: string[];
   /** `--analyzers`: what agents dial, when not every analyzer host's address. */
   analyzers?: string[];
-  cnf?: string;
   cnfSans: boolean;
-  out: string;
-  key: KeySpec;
-  days: number;
-  cn?: string;
-  sans: San[];
-  extensions?: string;
-  stem?: string;
   deployDir?: string;
-  force: boolean;
-  dryRun: boolean;
   passphrase?: PassphraseSource;
   onProgress?: (done: number, total: number, host: string) => void;
 }
@@ -330,8 +318,7 @@ async function issueAll(pending: Pending[], ca: LoadedCa, opts: HostsOptions, to
       const r = p.result;
       try {
         const key = await generateKey(opts.key);
-        const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000);
-        const notAfter = new Date(notBefore.getTime() + opts.days * 86_400_000);
+        const { notBefore, notAfter } = validity(opts.days);
         const serial = randomSerial();
         const csr = makeRequest({ subject: p.plan.subject, privateKey: key, extensions: p.plan.requestExtensions });
         const crt = makeCertificate({ subject: p.plan.subject, subjectKey: key, extensions: p.plan.certificateExtensions, serial, notBefore, notAfter, issuer });

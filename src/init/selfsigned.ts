@@ -10,32 +10,20 @@ import { join, resolve } from "node:path";
 import { failure } from "../cli/errors.js";
 import { CERT_MODE, KEY_MODE, ensureDir, existing, octal, recover, withLock, writeSet } from "../fs/files.js";
 import { chooseCnf, loadCnf } from "../pki/cnf.js";
-import { makeCertificate, makeRequest, randomSerial } from "../pki/issue.js";
-import { type KeySpec, describeKey, generateKey, privateKeyPem } from "../pki/keys.js";
+import { makeCertificate, makeRequest, randomSerial, validity } from "../pki/issue.js";
+import { describeKey, generateKey, privateKeyPem } from "../pki/keys.js";
 import { toPem } from "../pki/pem.js";
 import { planSelfSigned } from "../pki/profile.js";
-import { type San, formatSan } from "../pki/san.js";
+import { formatSan } from "../pki/san.js";
 import { parseDocument } from "yaml";
 import { commitConfigUpdate, lookup, prepareConfigUpdate } from "../skydive/config.js";
 import { emptyRecord, readRecord, writeRecord } from "../skydive/record.js";
 import type { Role } from "../skydive/release.js";
 import { CONFIG_FILE, LEGACY_COST, LEGACY_WAY_OUT, type Pair, type Settings, legacySettings } from "../skydive/settings.js";
-import type { CnfChoice, FileResult } from "./result.js";
+import type { CnfChoice, FileResult, IssueOptions } from "./result.js";
 
-export interface SelfSignedOptions {
-  cwd: string;
-  roles: Role[];
-  cnf?: string;
-  out: string;
+export interface SelfSignedOptions extends IssueOptions {
   config?: string;
-  key: KeySpec;
-  days: number;
-  cn?: string;
-  sans: San[];
-  extensions?: string;
-  stem?: string;
-  force: boolean;
-  dryRun: boolean;
 }
 
 export interface RoleResult {
@@ -116,8 +104,7 @@ export async function initSelfSigned(opts: SelfSignedOptions): Promise<SelfSigne
     const data = parseDocument(update.text).toJS() ?? {};
     missing.push(...(["analyzer", "agent"] as const).filter((r) => !lookup(data, `${r}.X509_cert`)));
     const privateKeys = await Promise.all(keys);
-    const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000);
-    const notAfter = new Date(notBefore.getTime() + opts.days * 86_400_000);
+    const { notBefore, notAfter } = validity(opts.days);
     await Promise.all(
       plans.map(({ plan }, i) => {
         const key = privateKeys[i]!;

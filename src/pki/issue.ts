@@ -28,6 +28,12 @@ function signBytes(tbs: ArrayBuffer, key: KeyObject): ArrayBuffer {
   return ab(sign("sha256", new Uint8Array(tbs), key));
 }
 
+/** From now, to the second (as OpenSSL), for `days` days. */
+export function validity(days: number): { notBefore: Date; notAfter: Date } {
+  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000);
+  return { notBefore, notAfter: new Date(notBefore.getTime() + days * 86_400_000) };
+}
+
 /** A Name holding only a Common Name, as `-subj /CN=...` makes it (UTF8String, OpenSSL's utf8only mask). */
 export function commonNameDer(cn: string): Uint8Array {
   const name = new asn.Name([new asn.RelativeDistinguishedName([new asn.AttributeTypeAndValue({ type: OID_CN, value: new asn.AttributeValue({ utf8String: cn }) })])]);

@@ -50,18 +50,16 @@ export const EXTENSION_OIDS = {
   authorityKeyIdentifier: "2.5.29.35",
 } as const;
 
-/** Signature algorithms by OID, named as OpenSSL prints them, with their digest as WebCrypto names it and the key type that signs. */
-export const SIGNATURE_ALGORITHMS: Record<string, { name: string; hash: string | undefined; key: "rsa" | "ec" | "dsa" | "ed25519" }> = {
-  "1.2.840.113549.1.1.4": { name: "md5WithRSAEncryption", hash: "MD5", key: "rsa" },
-  "1.2.840.113549.1.1.5": { name: "sha1WithRSAEncryption", hash: "SHA-1", key: "rsa" },
-  "1.2.840.113549.1.1.11": { name: "sha256WithRSAEncryption", hash: "SHA-256", key: "rsa" },
-  "1.2.840.113549.1.1.12": { name: "sha384WithRSAEncryption", hash: "SHA-384", key: "rsa" },
-  "1.2.840.113549.1.1.13": { name: "sha512WithRSAEncryption", hash: "SHA-512", key: "rsa" },
-  "1.2.840.113549.1.1.10": { name: "rsassaPss", hash: undefined, key: "rsa" },
-  "1.2.840.10045.4.1": { name: "ecdsa-with-SHA1", hash: "SHA-1", key: "ec" },
-  "1.2.840.10045.4.3.2": { name: "ecdsa-with-SHA256", hash: "SHA-256", key: "ec" },
-  "1.2.840.10045.4.3.3": { name: "ecdsa-with-SHA384", hash: "SHA-384", key: "ec" },
-  "1.2.840.10045.4.3.4": { name: "ecdsa-with-SHA512", hash: "SHA-512", key: "ec" },
-  "1.2.840.10040.4.3": { name: "dsa-with-SHA1", hash: "SHA-1", key: "dsa" },
-  "1.3.101.112": { name: "ED25519", hash: undefined, key: "ed25519" },
-};
+/** Signature algorithms by OID, named as OpenSSL prints them, with their digest as WebCrypto names it. */
+const RSA = "1.2.840.113549.1.1.";
+const ECDSA = "1.2.840.10045.4.";
+export const SIGNATURE_ALGORITHMS: Record<string, { name: string; hash: string | undefined }> = Object.fromEntries(
+  (
+    [
+      [`${RSA}4`, "md5WithRSAEncryption", "MD5"], [`${RSA}5`, "sha1WithRSAEncryption", "SHA-1"], [`${RSA}11`, "sha256WithRSAEncryption", "SHA-256"],
+      [`${RSA}12`, "sha384WithRSAEncryption", "SHA-384"], [`${RSA}13`, "sha512WithRSAEncryption", "SHA-512"], [`${RSA}10`, "rsassaPss", undefined],
+      [`${ECDSA}1`, "ecdsa-with-SHA1", "SHA-1"], [`${ECDSA}3.2`, "ecdsa-with-SHA256", "SHA-256"], [`${ECDSA}3.3`, "ecdsa-with-SHA384", "SHA-384"],
+      [`${ECDSA}3.4`, "ecdsa-with-SHA512", "SHA-512"], ["1.2.840.10040.4.3", "dsa-with-SHA1", "SHA-1"], ["1.3.101.112", "ED25519", undefined],
+    ] as const
+  ).map(([oid, name, hash]) => [oid, { name, hash }]),
+);

@@ -25,9 +25,10 @@ export type PemProblem =
 const BEGIN_LINE = /-----BEGIN ([A-Z0-9 #-]+)-----[ \t\r]*(?:\n|$)/y;
 const END_LINE = /-----END ([A-Z0-9 #-]+)-----[ \t\r]*(?:\n|$)/y;
 
-/** Every well-formed block of `text`, plus the first problem met (a BEGIN without END, bad base64...). */
+/** Every well-formed block of `text`, plus the first problem met (a BEGIN without END, a block of bad base64, which is skipped as Go skips it). */
 export function parsePem(text: string): { blocks: PemBlock[]; problem: PemProblem } {
   const blocks: PemBlock[] = [];
+  let firstProblem: PemProblem | undefined;
   let line = 1; // line number of `counted`
   let counted = 0;
   const lineAt = (pos: number) => {
@@ -49,9 +50,9 @@ export function parsePem(text: string): { blocks: PemBlock[]; problem: PemProble
     const startLine = lineAt(at);
     let endAt = text.indexOf("-----END ", begin.next);
     while (endAt !== -1 && (text[endAt - 1] !== "\n" || !marker(endAt, "END"))) endAt = text.indexOf("-----END ", endAt + 1);
-    if (endAt === -1) return { blocks, problem: { kind: "truncated", label: begin.label, line: startLine } };
+    if (endAt === -1) return { blocks, problem: firstProblem ?? { kind: "truncated", label: begin.label, line: startLine } };
     const end = marker(endAt, "END")!;
-    if (end.label !== begin.label) return { blocks, problem: { kind: "mismatch", begin: begin.label, end: end.label, line: lineAt(endAt) } };
+    if (end.label !== begin.label) return { blocks, problem: firstProblem ?? { kind: "mismatch", begin: begin.label, end: end.label, line: lineAt(endAt) } };
     const inner = text.slice(begin.next, endAt);
     const headers: Record<string, string> = {};
     let b64: string;
@@ -66,12 +67,15 @@ export function parsePem(text: string): { blocks: PemBlock[]; problem: PemProble
       b64 = body.join("");
     } else b64 = inner.replace(/[ \t\r\n]+/g, "");
     if (b64.length === 0 || b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) {
-      return { blocks, problem: { kind: "bad-base64", label: begin.label, line: startLine } };
+      // Go's encoding/pem skips such a block and reads on: so do we, and say so.
+      firstProblem ??= { kind: "bad-base64", label: begin.label, line: startLine };
+      at = end.next - 1;
+      continue;
     }
     blocks.push({ label: begin.label, der: new Uint8Array(Buffer.from(b64, "base64")), line: startLine, headers });
     at = end.next - 1;
   }
-  return { blocks, problem: { kind: "none" } };
+  return { blocks, problem: firstProblem ?? { kind: "none" } };
 }
 
 /** A PEM problem in words, for messages: `line 3: the CERTIFICATE block has no END line (truncated)`. */

@@ -1,20 +1,9 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { parsePositive, skydiveOption, usageSections, withCommonOptions } from "../cli/flags.js";
 import { sanFromAddress } from "../pki/san.js";
-import type { Release } from "../skydive/release.js";
+import type { TargetOptions } from "./targets.js";
 
-interface ProbeFlags {
-  fleet?: string;
-  config?: string;
-  cert?: string;
-  key?: string;
-  ca?: string;
-  name?: string;
-  skydive?: Release;
-  timeout: number;
-  concurrency: number;
-  json?: boolean;
-}
+type ProbeFlags = Omit<TargetOptions, "cwd" | "addresses" | "env"> & { timeout: number; concurrency: number; json?: boolean };
 
 /** Seconds, fractions allowed (0.5), up to ten minutes. */
 function parseSeconds(value: string): number {

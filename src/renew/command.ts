@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { resolve } from "node:path";
-import { failure, usageError } from "../cli/errors.js";
+import { someFailed, usageError } from "../cli/errors.js";
 import { collectSans, keyTypeOption, parseBits, parseDays, parseSpan, usageSections, withCommonOptions } from "../cli/flags.js";
 import { type San, type SanType, sanFromAddress } from "../pki/san.js";
 
@@ -128,26 +128,14 @@ Exit codes:
         for (const [name, flag] of NOT_WITH_FLEET) {
           if (flags[name] !== undefined) throw usageError(`${flag} does not apply with --fleet: each certificate keeps its key, names and signer (the fleet's CA)`, `renew that certificate on its own: skycert renew CERT ${flag} ...`);
         }
-        const [{ renewFleet }, { fleetView }, { progressBar }] = await Promise.all([import("./fleet.js"), import("./view.js"), import("../cli/progress.js")]);
-        const bar = !json && process.stderr.isTTY ? progressBar(process.stderr, flags.dryRun ? "checking" : "renewing") : undefined;
-        let result;
-        try {
-          result = await renewFleet({
-            cwd, fleet: flags.fleet, withinDays: flags.within ?? 30, rekey: Boolean(flags.rekey), keyType: flags.keyType, bits: flags.bits, days: flags.days,
-            dryRun: Boolean(flags.dryRun), passphrase, onProgress: bar ? (done, total, host) => bar.update(done, total, host) : undefined,
-          });
-        } finally {
-          bar?.end();
-        }
+        const [{ renewFleet }, { fleetView }, { withProgress }] = await Promise.all([import("./fleet.js"), import("./view.js"), import("../cli/progress.js")]);
+        const fleet = flags.fleet;
+        const result = await withProgress(flags.dryRun ? "checking" : "renewing", json, (onProgress) =>
+          renewFleet({ cwd, fleet, withinDays: flags.within ?? 30, rekey: Boolean(flags.rekey), keyType: flags.keyType, bits: flags.bits, days: flags.days, dryRun: Boolean(flags.dryRun), passphrase, onProgress }),
+        );
         render(result, fleetView, { json });
-        const failed = result.hosts.filter((h) => h.status === "failed");
-        if (failed.length) {
-          const first = failed[0]!;
-          throw failure(
-            `${failed.length} of ${result.hosts.length} certificates failed; ${first.name}: ${first.reason}${failed.length > 1 ? ` (and ${failed.length - 1} more, listed above)` : ""}`,
-            first.remedy ?? "fix those hosts and run the same command again: the certificates renewed are no longer due",
-          );
-        }
+        const failed = someFailed(result.hosts, "certificates", "fix those hosts and run the same command again: the certificates renewed are no longer due");
+        if (failed) throw failed;
         return;
       }
 

@@ -33,6 +33,8 @@ export interface CertFile {
   certs: { cert: ParsedCertificateOk; pem: string }[];
   /** The whole file as text (what Go's pools and key pairs read). */
   text: string;
+  /** Go refused a certificate after the leaf: peers refuse the chain this file presents. */
+  chainRefused?: string;
 }
 
 export interface DialHost {

@@ -8,10 +8,11 @@
  * Ansible's own variable precedence and its own reading of the inventory's
  * values decide what the roles get. No fs, no console.
  */
-import { Document } from "yaml";
 import type { Release, Role } from "../../skydive/release.js";
 import { type Settings, nestSettings } from "../../skydive/settings.js";
 import { RELEASE_SHORT } from "../source.js";
+import { yamlText } from "../bundle.js";
+import { octal } from "../../fs/files.js";
 
 export const PLAYBOOK_FILE = "skydive-tls.yml";
 export const FILES_DIR = "files";
@@ -51,24 +52,13 @@ export interface PlaybookInput {
   hosts: HostPlan[];
 }
 
-const octalText = (mode: number) => `0${mode.toString(8)}`;
-
-function yamlText(value: unknown, comment: string): string {
-  const doc = new Document(value);
-  doc.commentBefore = comment
-    .split("\n")
-    .map((l) => (l ? ` ${l}` : ""))
-    .join("\n");
-  return doc.toString({ lineWidth: 0 });
-}
-
 export function playbookText(input: PlaybookInput): string {
   const owner = { owner: "{{ skycert_tls_owner | default(omit) }}", group: "{{ skycert_tls_group | default(omit) }}" };
   const hosts = Object.fromEntries(
     input.hosts.map((h) => [
       h.name,
       {
-        files: h.files.map((f) => ({ name: f.name, src: f.src, mode: octalText(f.mode) })),
+        files: h.files.map((f) => ({ name: f.name, src: f.src, mode: octal(f.mode) })),
         settings: h.settings,
         config: nestSettings(h.settings),
       },

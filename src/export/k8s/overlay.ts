@@ -4,11 +4,13 @@
  * kustomization.yaml (the copied manifest, one generated Secret per workload,
  * the patches) and strategic-merge patches. No fs, no console.
  */
-import { Document, LineCounter, isMap, parseAllDocuments } from "yaml";
+import { LineCounter, isMap, parseAllDocuments } from "yaml";
 import { usageError } from "../../cli/errors.js";
 import type { Release, Role } from "../../skydive/release.js";
 import { type Settings, envName, hostSettings } from "../../skydive/settings.js";
 import { RELEASE_SHORT } from "../source.js";
+import { yamlText } from "../bundle.js";
+import { octal } from "../../fs/files.js";
 
 export const ANALYZER_WORKLOAD = "skydive-analyzer";
 export const AGENT_WORKLOAD = "skydive-agent";
@@ -162,7 +164,6 @@ export interface OverlayPlan {
   documents: { name: string; text: string }[];
 }
 
-const octalText = (mode: number) => `0${mode.toString(8)}`;
 const at = (name: string) => `${MOUNT_PATH}/${name}`;
 
 /** The settings of `role`'s container: what its release loads, naming the mounted files. */
@@ -178,15 +179,6 @@ export function containerSettings(release: Release, role: Role, dialAddress: str
 /** A setting as an environment value: viper splits a list given in the environment on white space. */
 function envValue(v: Settings[string]): string {
   return Array.isArray(v) ? v.join(" ") : String(v);
-}
-
-function yamlText(value: unknown, comment: string): string {
-  const doc = new Document(value);
-  doc.commentBefore = comment
-    .split("\n")
-    .map((l) => (l ? ` ${l}` : ""))
-    .join("\n");
-  return doc.toString({ lineWidth: 0 });
 }
 
 export function buildOverlay(p: OverlayInput): OverlayPlan {
@@ -266,7 +258,7 @@ function patchText(s: SecretPlan, release: Release, dialAddress: string, p: Over
   };
   const notes = [
     `Written by skycert export k8s: TLS for ${w.kind} ${w.name}, ${RELEASE_SHORT[release]}.`,
-    `Mounts Secret ${s.name} read-only at ${MOUNT_PATH}: ${s.files.map((f) => `${f.name} ${octalText(f.mode)}`).join(", ")}`,
+    `Mounts Secret ${s.name} read-only at ${MOUNT_PATH}: ${s.files.map((f) => `${f.name} ${octal(f.mode)}`).join(", ")}`,
     "(modes are decimal in the YAML: 256 = 0400, 292 = 0444).",
     "Every Skydive process, agents too, serves its API with the server pair and dials with the client pair.",
   ];

@@ -21,7 +21,9 @@ export function readCertFile(m: Material, ctx: HostContext): { check: Check; fil
   const text = m.read.bytes.toString("latin1");
   const { blocks, problem } = parsePem(text);
   const replace = ctx.remedies.forSetting(m, `replace ${m.shown} with the certificate, PEM-encoded (CERTIFICATE blocks)`);
-  if (problem.kind !== "none") return fail(pemProblemText(problem), replace);
+  // A block of bad base64 is skipped by Go too: only a problem that ends the reading is fatal here.
+  if (problem.kind !== "none" && problem.kind !== "bad-base64") return fail(pemProblemText(problem), replace);
+  const skipped = problem.kind === "bad-base64" ? `; Go skips ${pemProblemText(problem)}` : "";
   const certBlocks = blocks.filter((b) => b.label === "CERTIFICATE");
   if (certBlocks.length === 0) {
     if (blocks.some((b) => isKeyLabel(b.label))) {
@@ -38,10 +40,14 @@ export function readCertFile(m: Material, ctx: HostContext): { check: Check; fil
   ctx.parses?.set(text, parsed);
   const certs: CertFile["certs"] = [];
   const refused: string[] = [];
+  // Go's blocks and ours are the same blocks, matched by their BEGIN line.
+  const byLine = new Map(certBlocks.map((b) => [b.line, b]));
   parsed.certificates.forEach((c, i) => {
-    if (c.ok) certs.push({ cert: c, pem: toPem("CERTIFICATE", certBlocks[i]!.der) });
-    else refused.push(`certificate ${i + 1} (line ${c.line}): ${c.error}`);
+    const block = byLine.get(c.line);
+    if (c.ok && block) certs.push({ cert: c, pem: toPem("CERTIFICATE", block.der) });
+    else refused.push(`certificate ${i + 1} (line ${c.line}): ${c.ok ? "not read" : c.error}`);
   });
+  if (certs.length === 0 && refused.length === 0) return fail(`no certificate Go can read${skipped}`, replace);
   const file: CertFile = { material: m, parsed, certs, text };
   const summary = `${certs.length === 1 ? "1 certificate" : `${certs.length} certificates`}, ${certs[0]?.cert.subject || "(empty subject)"}`;
   if (refused.length) {
@@ -49,8 +55,11 @@ export function readCertFile(m: Material, ctx: HostContext): { check: Check; fil
     if (isPool(m) && parsed.appendCertsOk) {
       return { check: check("pem-parse", "warn", m.part, `${m.shown}: Go skips what it cannot parse and trusts the rest: ${go}`, { ...extra, go, remedy: `remove the certificates Go refuses from ${m.shown}` }), file };
     }
+    // Skydive still loads a pair whose leaf parses (tls.X509KeyPair reads the leaf alone), but it presents every
+    // block, and its peers refuse the whole chain: the trust check is not judged on the rest.
     const first = parsed.certificates.findIndex((c) => !c.ok);
-    return { ...fail(`refused by Go: ${go}`, first === 0 ? ctx.remedies.forSetting(m, `re-issue ${m.shown}; Go cannot read it`) : `remove certificate ${first + 1} from ${m.shown}, or replace it with one Go reads`, go), file: first === 0 ? undefined : file };
+    const failed = fail(`refused by Go: ${go}`, first === 0 ? ctx.remedies.forSetting(m, `re-issue ${m.shown}; Go cannot read it`) : `remove certificate ${first + 1} from ${m.shown}, or replace it with one Go reads`, go);
+    return first === 0 ? failed : { ...failed, file: { ...file, chainRefused: go } };
   }
   if (isPool(m) && !parsed.appendCertsOk) {
     return fail("Go's AppendCertsFromPEM takes nothing from it (a PEM header on every block?); Skydive stops with \"Failed to parse root certificate\"", replace);
@@ -58,6 +67,7 @@ export function readCertFile(m: Material, ctx: HostContext): { check: Check; fil
   if (blocks.some((b) => isKeyLabel(b.label))) {
     return { check: check("pem-parse", "warn", m.part, `${m.shown}: ${summary}, but the file also holds a private key, and certificates are meant to be public`, { ...extra, remedy: `keep only the CERTIFICATE blocks in ${m.shown}; the key belongs in its own 0400 file` }), file };
   }
+  if (skipped) return { check: check("pem-parse", "warn", m.part, `${m.shown}: ${summary}${skipped}`, { ...extra, remedy: `remove the damaged block from ${m.shown}` }), file };
   return { check: check("pem-parse", "pass", m.part, `${m.shown}: ${summary}`, extra), file };
 }
 
@@ -69,7 +79,7 @@ export function readKeyFile(m: Material, ctx: HostContext, opts: { alone: boolea
   const text = m.read.bytes.toString("latin1");
   const { blocks, problem } = parsePem(text);
   const replace = ctx.remedies.forSetting(m, `replace ${m.shown} with the unencrypted private key, PEM-encoded (PKCS#8, PKCS#1 or SEC1)`);
-  if (problem.kind !== "none") return fail(pemProblemText(problem), replace);
+  if (problem.kind !== "none" && (problem.kind !== "bad-base64" || !blocks.some((b) => isKeyLabel(b.label)))) return fail(pemProblemText(problem), replace);
   const block = blocks.find((b) => isKeyLabel(b.label));
   if (!block) {
     if (blocks.some((b) => b.label === "CERTIFICATE")) return fail("holds a certificate where a private key should be", ctx.remedies.forSetting(m, `set ${m.key} to the private key (.key), not the certificate`));

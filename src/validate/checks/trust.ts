@@ -33,6 +33,9 @@ export function checkTrust(side: TrustSide, ctx: HostContext): Check[] {
   const m = side.presented.material;
   const subject = `${side.which} pair`;
   const chain = side.presented.certs.map((c) => c.pem).join("");
+  if (side.presented.chainRefused) {
+    return [check("trust", "fail", subject, `${m.shown}: its peers refuse the chain it presents, which Go cannot parse: ${side.presented.chainRefused}`, { file: m.path, go: side.presented.chainRefused, remedy: `remove the certificate Go refuses from ${m.shown}, or replace it with one Go reads` })];
+  }
   const r = ctx.go.verify({ chain, roots: side.pool.text, usages: [usage], time: ctx.now });
   const extra = { file: m.path };
   const leaf = side.presented.certs[0]!.cert;
