@@ -162,10 +162,15 @@ Exit codes:
           throw usageError(`--skydive ${flags.skydive} needs --ca DIR: its tls.ca_cert names the one CA every host trusts`, "make one with skycert init ca --out DIR, then pass --ca DIR");
         }
         if (flags.passphraseFile) throw usageError("--passphrase-file is for an encrypted --ca key (or init ca --encrypt)");
+        const key = { type: keyType, bits: flags.bits ?? 2048 };
+        // The keys are the slow part: a default-size key is started while the rest loads. (A run that then fails
+        // waits for it at exit, a fraction of a second; larger keys start once the run is known to write.)
+        const early = !flags.dryRun && (key.type === "ecdsa" || key.bits <= 2048) ? await import("../pki/keys.js").then(({ generateKey }) => roles.map(() => generateKey(key))) : undefined;
         const [{ initSelfSigned }, { selfSignedView }] = await Promise.all([import("./selfsigned.js"), import("./view.js")]);
         const result = await initSelfSigned({
-          cwd, roles, cnf: flags.cnf, out: flags.out, config: flags.config, key: { type: keyType, bits: flags.bits ?? 2048 }, days: flags.days ?? 365,
+          cwd, roles, cnf: flags.cnf, out: flags.out, config: flags.config, key, days: flags.days ?? 365,
           cn: flags.cn, sans: flags.san ?? [], extensions: flags.extensions, stem: flags.stem, force: Boolean(flags.force), dryRun: Boolean(flags.dryRun),
+          ...(early ? { keys: early } : {}),
         });
         return render(result, selfSignedView, { json });
       }

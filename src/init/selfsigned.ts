@@ -5,7 +5,7 @@
  * on failure. This is what Skydive up to 0.20 loads, on every host: the
  * analyzer pair serves every API (agents' too) and the agent pair dials.
  */
-import { X509Certificate } from "node:crypto";
+import { type KeyObject, X509Certificate } from "node:crypto";
 import { join, resolve } from "node:path";
 import { failure } from "../cli/errors.js";
 import { CERT_MODE, KEY_MODE, ensureDir, existing, octal, recover, withLock, writeSet } from "../fs/files.js";
@@ -24,6 +24,8 @@ import type { CnfChoice, FileResult, IssueOptions } from "./result.js";
 
 export interface SelfSignedOptions extends IssueOptions {
   config?: string;
+  /** Keys the caller started making (one per role), so they are made while this module loads. */
+  keys?: Promise<KeyObject>[];
 }
 
 export interface RoleResult {
@@ -95,7 +97,7 @@ export async function initSelfSigned(opts: SelfSignedOptions): Promise<SelfSigne
   if (opts.dryRun) return { ...base, dryRun: true, config: { path: configPath, changed: false, settings }, missing: [] };
 
   // The keys are made in the thread pool while the config edit is prepared under the lock.
-  const keys = plans.map(() => generateKey(opts.key));
+  const keys = opts.keys ?? plans.map(() => generateKey(opts.key));
   keys.forEach((k) => k.catch(() => undefined));
   await ensureDir(out);
   const changed = await withLock(out, async () => {
