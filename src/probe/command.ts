@@ -1,9 +1,9 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { parsePositive, skydiveOption, usageSections, withCommonOptions } from "../cli/flags.js";
 import { sanFromAddress } from "../pki/san.js";
-import type { TargetOptions } from "./targets.js";
+import type { ProbeOptions } from "./probe.js";
 
-type ProbeFlags = Omit<TargetOptions, "cwd" | "addresses" | "env"> & { timeout: number; concurrency: number; json?: boolean };
+type ProbeFlags = Omit<ProbeOptions, "cwd" | "addresses" | "env" | "timeoutMs"> & { timeout: number; json?: boolean };
 
 /** Seconds, fractions allowed (0.5), up to ten minutes. */
 function parseSeconds(value: string): number {
@@ -73,35 +73,12 @@ Exit codes:
       }),
     )
     .action(async (addresses: string[], flags: ProbeFlags) => {
-      const [{ probe }, { probeView }, { render }, { failure }, { loadGoTls }] = await Promise.all([
-        import("./probe.js"),
-        import("./view.js"),
-        import("../cli/render.js"),
-        import("../cli/errors.js"),
-        import("../skydive/go-tls.js"),
-      ]);
-      const report = await probe(
-        {
-          cwd: process.cwd(),
-          addresses,
-          fleet: flags.fleet,
-          config: flags.config,
-          cert: flags.cert,
-          key: flags.key,
-          ca: flags.ca,
-          name: flags.name,
-          skydive: flags.skydive,
-          env: process.env,
-          timeoutMs: Math.round(flags.timeout * 1000),
-          concurrency: flags.concurrency,
-        },
-        loadGoTls,
-      );
+      const [{ probe }, { probeView }, { render }, { failure }, { loadGoTls }] = await Promise.all([import("./probe.js"), import("./view.js"), import("../cli/render.js"), import("../cli/errors.js"), import("../skydive/go-tls.js")]);
+      const report = await probe({ ...flags, cwd: process.cwd(), addresses, env: process.env, timeoutMs: Math.round(flags.timeout * 1000) }, loadGoTls);
       render(report, probeView, { json: Boolean(flags.json) });
+      const notGood = report.probes.filter((p) => p.verdict !== "good");
       if (!report.ok) {
-        const notGood = report.probes.filter((p) => p.verdict !== "good");
-        const first = notGood[0]!;
-        throw failure(`${notGood.length} of ${report.probes.length} probes not good; ${first.address}: ${first.reason}${notGood.length > 1 ? ` (and ${notGood.length - 1} more, listed above)` : ""}`);
+        throw failure(`${notGood.length} of ${report.probes.length} probes not good; ${notGood[0]!.address}: ${notGood[0]!.reason}${notGood.length > 1 ? ` (and ${notGood.length - 1} more, listed above)` : ""}`);
       }
     });
 }

@@ -10,7 +10,7 @@
  * Certificates are not verified here (rejectUnauthorized false): the served
  * chain is returned, and Go judges it (skydive/go-tls.ts).
  */
-import { connect as netConnect, type Socket } from "node:net";
+import { type Socket, connect as netConnect } from "node:net";
 import { Duplex } from "node:stream";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 
@@ -18,26 +18,23 @@ export type ConnErrorKind = "refused" | "timeout" | "unresolved" | "unreachable"
 
 export interface ConnError {
   kind: ConnErrorKind;
-  /** In words, naming the address. */
   message: string;
   /** Node's or OpenSSL's code, e.g. ECONNREFUSED, ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED. */
   code?: string;
-  /** A TLS alert the server sent, as OpenSSL names it (certificate required, bad certificate, handshake failure). */
+  /** The TLS alert the server sent, as OpenSSL names it (certificate required, bad certificate). */
   alert?: string;
-  /** Where it happened: before TCP connected, during the handshake, or after it (the first read). */
+  /** Before TCP connected, during the handshake, or after it (the first read). */
   stage: "connect" | "handshake" | "read";
 }
 
 export interface DialOptions {
   host: string;
   port: number;
-  /** SNI: a DNS name, never an IP (as Go's client sends none for an IP). */
-  servername?: string;
-  /** The client pair, PEM. */
-  cert?: string;
-  key?: string;
+  /** A DNS name, never an IP: Go's client sends no SNI for an IP. */
+  servername?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
   timeoutMs: number;
-  /** The Host header of the request sent after the handshake. */
   hostHeader: string;
 }
 
@@ -48,24 +45,22 @@ export interface DialOutcome {
   error?: ConnError;
   tlsVersion?: string;
   cipher?: string;
-  /** The certificates the server sent, DER, leaf first. */
+  /** DER, leaf first. */
   chain: Uint8Array[];
-  /** The first line the server answered after the handshake (HTTP status line). */
+  /** The first line the server answered after the handshake. */
   answer?: string;
   ms: number;
 }
 
 const ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/;
+const KINDS: Record<string, ConnErrorKind> = { ECONNREFUSED: "refused", ENOTFOUND: "unresolved", EAI_AGAIN: "unresolved", EAI_NONAME: "unresolved", EHOSTUNREACH: "unreachable", ENETUNREACH: "unreachable", EADDRNOTAVAIL: "unreachable", ECONNRESET: "reset", EPIPE: "reset" };
 
 /** A TLS record starts with a content type 20..23 and a 3.x version. */
-function looksLikeTls(first: Buffer): boolean {
-  return first.length === 0 || (first[0]! >= 0x14 && first[0]! <= 0x17 && (first.length < 2 || first[1] === 0x03));
-}
+const looksLikeTls = (first: Buffer) => first.length === 0 || (first[0]! >= 0x14 && first[0]! <= 0x17 && (first.length < 2 || first[1] === 0x03));
 
 /** The first line of what a plaintext speaker said, safe to print. */
 export function firstLine(bytes: Buffer): string {
-  const text = bytes.toString("latin1").split(/\r?\n/)[0] ?? "";
-  return text.replace(/[^\x20-\x7e]/g, ".").slice(0, 80);
+  return (bytes.toString("latin1").split(/\r?\n/)[0] ?? "").replace(/[^\x20-\x7e]/g, ".").slice(0, 80);
 }
 
 function served(sock: TLSSocket): Uint8Array[] {
@@ -106,8 +101,11 @@ export function dial(o: DialOptions): Promise<DialOutcome> {
       raw.destroy();
       resolvePromise({ ...outcome, ...info, handshake, chain, ms: Date.now() - started });
     };
-    const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
     const fail = (error: ConnError) => finish({ ok: false, error });
+    const plaintext = (code?: string): ConnError | undefined => {
+      const received = Buffer.concat(first);
+      return received.length && !looksLikeTls(received) ? { kind: "plaintext", stage, code, message: `answers without TLS: "${firstLine(received)}"` } : undefined;
+    };
 
     // An idle timeout: the connection fails when it makes no progress (connected, handshake done, bytes received)
     // for timeoutMs. The check waits for the event loop's I/O phase, so progress that arrived while this process
@@ -117,54 +115,41 @@ export function dial(o: DialOptions): Promise<DialOutcome> {
     const arm = () => {
       clearTimeout(timer);
       const at = progress;
-      timer = setTimeout(() => setImmediate(() => {
-        if (settled) return;
-        if (progress !== at) arm();
-        else onTimeout();
-      }), o.timeoutMs);
+      timer = setTimeout(() => setImmediate(() => (settled ? undefined : progress !== at ? arm() : onTimeout())), o.timeoutMs);
     };
     const onTimeout = () => {
-      const received = Buffer.concat(first);
-      if (received.length && !looksLikeTls(received)) return fail({ kind: "plaintext", stage, message: `answers without TLS: "${firstLine(received)}"` });
-      const seconds = `${(o.timeoutMs / 1000).toString()} s`;
-      const message =
-        stage === "connect"
-          ? `timeout: no TCP connection within ${seconds} (a firewall dropping packets, or a host that is down)`
-          : stage === "handshake"
-            ? `timeout: accepted the connection but sent no TLS answer within ${seconds}`
-            : `timeout: completed the TLS handshake but did not answer a request within ${seconds}`;
-      fail({ kind: "timeout", stage, message });
+      const within = `within ${(o.timeoutMs / 1000).toString()} s`;
+      const message = {
+        connect: `timeout: no TCP connection ${within} (a firewall dropping packets, or a host that is down)`,
+        handshake: `timeout: accepted the connection but sent no TLS answer ${within}`,
+        read: `timeout: completed the TLS handshake but did not answer a request ${within}`,
+      }[stage];
+      fail(plaintext() ?? { kind: "timeout", stage, message });
     };
     arm();
 
     const classify = (err: NodeJS.ErrnoException): ConnError => {
       const code = err.code;
-      const received = Buffer.concat(first);
-      if (received.length && !looksLikeTls(received)) {
-        return { kind: "plaintext", stage, code, message: `answers without TLS: "${firstLine(received)}"` };
-      }
       const alert = code ? ALERT.exec(code) : null;
+      const kind = code ? KINDS[code] : undefined;
+      const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
+      const answered = plaintext(code);
+      if (answered) return answered;
       if (alert) {
         const name = alert[1]!.toLowerCase().replace(/_/g, " ");
         return { kind: "alert", stage, code, alert: name, message: `refused the connection with the TLS alert "${name}"${stage === "read" ? " after the handshake" : ""}` };
       }
-      switch (code) {
-        case "ECONNREFUSED":
-          return { kind: "refused", stage, code, message: `connection refused: nothing listens on ${where}` };
-        case "ENOTFOUND":
-        case "EAI_AGAIN":
-        case "EAI_NONAME":
-          return { kind: "unresolved", stage, code, message: `${o.host} does not resolve (${code})` };
-        case "EHOSTUNREACH":
-        case "ENETUNREACH":
-        case "EADDRNOTAVAIL":
-          return { kind: "unreachable", stage, code, message: `unreachable (${code})` };
-        case "ECONNRESET":
-        case "EPIPE":
-          return { kind: "reset", stage, code, message: `reset the connection ${stage === "read" ? "after" : "during"} the TLS handshake` };
+      if (kind) {
+        const message = {
+          refused: `connection refused: nothing listens on ${where}`,
+          unresolved: `${o.host} does not resolve (${code})`,
+          unreachable: `unreachable (${code})`,
+          reset: `reset the connection ${stage === "read" ? "after" : "during"} the TLS handshake`,
+        }[kind as "refused" | "unresolved" | "unreachable" | "reset"];
+        return { kind, stage, code, message };
       }
       if (/socket disconnected before secure TLS connection/i.test(err.message)) {
-        return { kind: "closed", stage, code, message: `closed the connection during the TLS handshake, without an alert` };
+        return { kind: "closed", stage, code, message: "closed the connection during the TLS handshake, without an alert" };
       }
       return { kind: "tls", stage, code, message: `TLS error: ${err.message.split("\n")[0]}` };
     };
@@ -175,12 +160,8 @@ export function dial(o: DialOptions): Promise<DialOutcome> {
       progress++;
       // node:tls reads a JS stream byte for byte like a socket; this one keeps the first bytes for the diagnosis.
       const tap = new Duplex({
-        read() {
-          raw.resume();
-        },
-        write(chunk: Buffer, _enc, cb) {
-          raw.write(chunk, cb);
-        },
+        read: () => void raw.resume(),
+        write: (chunk: Buffer, _enc, cb) => void raw.write(chunk, cb),
         final(cb) {
           raw.end();
           cb();
@@ -200,13 +181,7 @@ export function dial(o: DialOptions): Promise<DialOutcome> {
       });
       raw.on("end", () => tap.push(null));
       raw.on("error", (err) => tap.destroy(err));
-      tls = tlsConnect({
-        socket: tap,
-        ...(o.servername ? { servername: o.servername } : {}),
-        ...(o.cert && o.key ? { cert: o.cert, key: o.key } : {}),
-        rejectUnauthorized: false,
-        minVersion: "TLSv1.2",
-      });
+      tls = tlsConnect({ socket: tap, servername: o.servername, ...(o.cert && o.key ? { cert: o.cert, key: o.key } : {}), rejectUnauthorized: false, minVersion: "TLSv1.2" });
       tls.once("secureConnect", () => {
         handshake = true;
         stage = "read";
@@ -239,6 +214,7 @@ export function plainHttpAnswer(host: string, port: number, timeoutMs: number, h
   return new Promise((resolvePromise) => {
     let got = Buffer.alloc(0);
     const sock = netConnect({ host, port });
+    const http = () => (got.subarray(0, 5).toString("latin1") === "HTTP/" ? firstLine(got) : undefined);
     const done = (v: string | undefined) => {
       clearTimeout(timer);
       sock.destroy();
@@ -248,9 +224,9 @@ export function plainHttpAnswer(host: string, port: number, timeoutMs: number, h
     sock.once("connect", () => sock.write(`GET /api HTTP/1.0\r\nHost: ${hostHeader}\r\n\r\n`));
     sock.on("data", (d: Buffer) => {
       got = Buffer.concat([got, d]);
-      if (got.includes(0x0a) || got.length > 200) done(got.subarray(0, 5).toString("latin1") === "HTTP/" ? firstLine(got) : undefined);
+      if (got.includes(0x0a) || got.length > 200) done(http());
     });
     sock.once("error", () => done(undefined));
-    sock.once("end", () => done(got.subarray(0, 5).toString("latin1") === "HTTP/" ? firstLine(got) : undefined));
+    sock.once("end", () => done(http()));
   });
 }

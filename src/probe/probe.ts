@@ -9,12 +9,12 @@
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { shownPath } from "../cli/render.js";
 import { command } from "../cli/invocation.js";
+import { shownPath } from "../cli/render.js";
 import { toPem } from "../pki/pem.js";
 import { readCertificate } from "../pki/read.js";
-import type { GoTls } from "../skydive/go-tls.js";
-import { type Release, type Role, dialsResolvedIp } from "../skydive/release.js";
+import type { GoFailure, GoTls } from "../skydive/go-tls.js";
+import { dialsResolvedIp } from "../skydive/release.js";
 import { type ConnError, type DialOutcome, dial, plainHttpAnswer } from "./dial.js";
 import { type Target, type TargetOptions, buildTargets } from "./targets.js";
 
@@ -27,73 +27,17 @@ export interface Problem {
   message: string;
   /** Go's error, verbatim, when Go gave the verdict. */
   go?: string;
-  /** A command to paste (built with cli/invocation.ts command()). */
+  /** A command to paste. */
   remedy?: string;
   /** What to do, in words, when no skycert command does it. */
   hint?: string;
 }
 
-export interface ChainEntry {
-  subject: string;
-  issuer: string;
-  notAfter: string;
-  /** SHA-256 of the DER, colon-separated (as openssl x509 -fingerprint -sha256). */
-  fingerprint: string;
-}
+export type ChainEntry = ReturnType<typeof chainEntry>;
+export type ProbeResult = Awaited<ReturnType<typeof probeOne>>;
 
-export interface ProbeResult {
-  address: string;
-  host: string;
-  port: number;
-  api?: Role;
-  /** The name a Skydive client dials. */
-  name: string;
-  /** What Go verified: the name, or (up to Skydive 0.26) the IP it resolves to. */
-  verifiedName: string;
-  resolved?: { name: string; ip: string };
-  release: Release;
-  releaseFrom: string;
-  fleetHost?: { name: string; roles: Role[]; fleet: string };
-  verdict: Verdict;
-  /** The verdict in one sentence: the first problem, or what was proved. */
-  reason: string;
-  problems: Problem[];
-  connection: { ok: boolean; tlsVersion?: string; cipher?: string; ms: number; error?: ConnError; answer?: string };
-  chain: ChainEntry[];
-  daysLeft?: number;
-  /** Go's x509 Verify of the served chain (absent when nothing was served or no trust file is known). */
-  go?: { ok: boolean; error?: string; errorType?: string; reason?: string; chains?: string[][] };
-  trust?: { path: string; from: string };
-  clientCert: {
-    /** The pair dialed with; absent when none is known. */
-    path?: string;
-    from?: string;
-    /** The server accepted the connection with it. */
-    accepted?: boolean;
-    /** A connection without any client certificate was refused (null: could not tell). */
-    required: boolean | null;
-    /** What the server's config says it should do (tls.require_client_cert, Skydive 0.27). */
-    expected?: boolean;
-    expectedFrom?: string;
-    /** How the anonymous connection ended. */
-    anonymous?: string;
-  };
-  disk?: { path: string; fingerprint: string; from: string; same: boolean | null };
-}
-
-export interface ProbeReport {
-  ok: boolean;
-  counts: { good: number; bad: number; unknown: number };
-  probes: ProbeResult[];
-}
-
-export interface ProbeOptions extends TargetOptions {
-  timeoutMs: number;
-  concurrency: number;
-  now?: Date;
-}
-
-const show = (cwd: string, p: string) => shownPath(p, cwd);
+export type ProbeReport = Awaited<ReturnType<typeof probe>>;
+export type ProbeOptions = TargetOptions & { timeoutMs: number; concurrency: number; now?: Date };
 
 /** Run `fn` over `items`, at most `limit` at a time, results in order. */
 async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -122,22 +66,28 @@ function anonymousVerdict(o: DialOutcome): boolean | null {
   return null;
 }
 
-interface Judge {
-  go: GoTls;
-  cwd: string;
-  now: Date;
-  timeoutMs: number;
+/** Fingerprints as openssl x509 -fingerprint -sha256 prints them. */
+function chainEntry(der: Uint8Array) {
+  try {
+    const c = readCertificate(der);
+    return { subject: c.subject, issuer: c.issuer ?? "", notAfter: c.notAfter!.toISOString(), fingerprint: c.fingerprint };
+  } catch (err) {
+    return { subject: `(unreadable: ${(err as Error).message})`, issuer: "", notAfter: "", fingerprint: "" };
+  }
 }
 
-async function probeOne(t: Target, j: Judge): Promise<ProbeResult> {
+type Judge = { go: GoTls; now: Date; timeoutMs: number; show: (p: string) => string };
+
+async function probeOne(t: Target, { go: goTls, now, timeoutMs, show }: Judge) {
   const problems: Problem[] = [];
-  const bad = (id: string, message: string, extra: Partial<Problem> = {}) => problems.push({ id, severity: "bad", message, ...extra });
-  const warn = (id: string, message: string, extra: Partial<Problem> = {}) => problems.push({ id, severity: "warn", message, ...extra });
-  const validateRemedy = t.fleetHost ? command("validate", "--fleet", show(j.cwd, t.fleetHost.fleet)) : t.config ? command("validate", "--config", show(j.cwd, t.config)) : undefined;
+  const add = (severity: Problem["severity"]) => (id: string, message: string, extra: Partial<Problem> = {}) => problems.push({ id, severity, message, ...extra });
+  const [bad, warn] = [add("bad"), add("warn")];
+  const validateRemedy = t.fleetHost ? command("validate", "--fleet", show(t.fleetHost.fleet)) : t.config ? command("validate", "--config", show(t.config)) : undefined;
+  const fixOr = (hint: string): Partial<Problem> => (validateRemedy ? { remedy: validateRemedy } : { hint });
 
   // Up to Skydive 0.26 every analyzers: entry is resolved to its first IP, and Go verifies that IP.
   let verifiedName = t.name;
-  let resolved: ProbeResult["resolved"];
+  let resolved: { name: string; ip: string } | undefined;
   if (dialsResolvedIp(t.release) && isIP(t.name) === 0) {
     try {
       const { address } = await dnsLookup(t.name);
@@ -148,33 +98,24 @@ async function probeOne(t: Target, j: Judge): Promise<ProbeResult> {
     }
   }
   const servername = isIP(verifiedName) === 0 ? verifiedName : undefined;
-  const base = { host: t.host, port: t.port, timeoutMs: j.timeoutMs, hostHeader: t.port === 443 ? t.name : `${t.name}:${t.port}`, ...(servername ? { servername } : {}) };
+  const base = { host: t.host, port: t.port, timeoutMs, hostHeader: t.port === 443 ? t.name : `${t.name}:${t.port}`, servername };
 
-  const first = await dial({ ...base, ...(t.client ? { cert: t.client.cert.text, key: t.client.key.text } : {}) });
+  const first = await dial({ ...base, cert: t.client?.cert.text, key: t.client?.key.text });
   let anonymous: DialOutcome | undefined = t.client ? undefined : first;
   const reachedTls = first.handshake || first.error?.kind === "alert" || first.error?.kind === "closed" || (first.error?.kind === "reset" && first.error.stage !== "connect");
   if (t.client && reachedTls) anonymous = await dial(base);
 
   // A server that never answered a ClientHello may speak plain HTTP (Go's net/http waits for a line break).
   if (first.error?.kind === "timeout" && first.error.stage === "handshake") {
-    const answer = await plainHttpAnswer(t.host, t.port, j.timeoutMs, base.hostHeader);
+    const answer = await plainHttpAnswer(t.host, t.port, timeoutMs, base.hostHeader);
     if (answer) first.error = { kind: "plaintext", stage: "handshake", message: `${t.address} answers without TLS: "${answer}"` };
   }
 
   const chainDer = first.chain.length ? first.chain : (anonymous?.chain ?? []);
-  const chain: ChainEntry[] = [];
-  for (const der of chainDer) {
-    try {
-      const c = readCertificate(der);
-      chain.push({ subject: c.subject, issuer: c.issuer ?? "", notAfter: c.notAfter!.toISOString(), fingerprint: c.fingerprint });
-    } catch (err) {
-      chain.push({ subject: `(unreadable: ${(err as Error).message})`, issuer: "", notAfter: "", fingerprint: "" });
-    }
-  }
+  const chain = chainDer.map(chainEntry);
   const leaf = chain[0];
-  const daysLeft = leaf?.notAfter ? Math.floor((Date.parse(leaf.notAfter) - j.now.getTime()) / 86_400_000) : undefined;
+  const daysLeft = leaf?.notAfter ? Math.floor((Date.parse(leaf.notAfter) - now.getTime()) / 86_400_000) : undefined;
 
-  // What the connection says, plainly.
   const conn = first.error && !first.handshake && !refusedForCertificate(first) ? first.error : undefined;
   if (conn) {
     const hints: Partial<Record<ConnError["kind"], string>> = {
@@ -185,56 +126,50 @@ async function probeOne(t: Target, j: Judge): Promise<ProbeResult> {
       unreachable: `check the route to ${t.host}`,
     };
     const id = conn.kind === "tls" ? "tls-error" : conn.kind === "alert" ? "tls-alert" : conn.kind;
-    bad(id, conn.message, { ...(hints[conn.kind] ? { hint: hints[conn.kind]! } : {}), ...(conn.kind === "plaintext" && validateRemedy ? { remedy: validateRemedy } : {}) });
+    bad(id, conn.message, { hint: hints[conn.kind], remedy: conn.kind === "plaintext" ? validateRemedy : undefined });
   }
 
-  // Go's verdict on the served chain, for serverAuth and the name dialed (or the IP it resolves to).
-  let go: ProbeResult["go"];
+  // Go's verdict on the served chain, for serverAuth and the name dialed (or the IP it resolves to); none without a trust file.
+  let go: { ok: true; chains: string[][] } | Pick<GoFailure, "ok" | "error" | "errorType" | "reason"> | undefined;
   const diskSame = t.disk && leaf?.fingerprint ? leaf.fingerprint === t.disk.fingerprint : null;
-  const diskShown = t.disk ? show(j.cwd, t.disk.path) : undefined;
+  const diskShown = t.disk && show(t.disk.path);
   if (chainDer.length && t.trust) {
-    const chainPem = chainDer.map((d) => toPem("CERTIFICATE", d)).join("");
-    const r = j.go.verify({ chain: chainPem, roots: t.trust.text, name: verifiedName, usages: ["serverAuth"], time: j.now });
-    if (r.ok) go = { ok: true, chains: r.chains };
-    else {
-      go = { ok: false, error: r.error, ...(r.errorType ? { errorType: r.errorType } : {}), ...(r.reason ? { reason: r.reason } : {}) };
+    const r = goTls.verify({ chain: chainDer.map((d) => toPem("CERTIFICATE", d)).join(""), roots: t.trust.text, name: verifiedName, usages: ["serverAuth"], time: now });
+    go = r.ok ? { ok: true, chains: r.chains } : { ok: false, error: r.error, errorType: r.errorType || undefined, reason: r.reason || undefined };
+    // The disk copy is the one to fix when it is what runs, or when it has the same fault.
+    const installOr = (diskFine: (pem: string) => boolean, installHint: string, renew: string, noDisk: string): Partial<Problem> =>
+      !t.disk ? { hint: noDisk } : diskSame === false && diskFine(t.disk.pem) ? { hint: installHint } : { remedy: renew };
+    if (!r.ok && r.errorType === "HostnameError") {
       const via = resolved ? ` (Skydive ${t.release} verifies the IP ${resolved.name} resolves to, ${resolved.ip})` : "";
-      // The disk copy is the one to fix when it is what runs, or when it has the same fault.
-      const diskHas = (fix: (pem: string) => boolean) => t.disk !== undefined && fix(t.disk.pem);
-      if (r.errorType === "HostnameError") {
-        const diskCarries = diskHas((pem) => j.go.verifyHostname(pem, verifiedName).ok);
-        const fix: Partial<Problem> = t.disk
-          ? diskSame === false && diskCarries
-            ? { hint: `${diskShown} already carries ${verifiedName}: install it on ${t.host} and restart Skydive` }
-            : { remedy: command("renew", diskShown!, "--san", verifiedName) }
-          : { hint: `renew the certificate ${t.host} serves with ${verifiedName} among its SANs (skycert renew CERT --san ${verifiedName}), or dial a name it carries` };
-        bad("wrong-name", `Go refuses the certificate for ${verifiedName}${via}: ${r.error}`, { go: r.error, ...fix });
-      } else if (r.reason === "Expired") {
-        const notYet = leaf && Date.parse(leaf.notAfter) > j.now.getTime();
-        const diskValid = diskHas((pem) => {
-          const v = j.go.verify({ chain: pem, roots: t.trust!.text, usages: ["serverAuth"], time: j.now });
+      const fix = installOr(
+        (pem) => goTls.verifyHostname(pem, verifiedName).ok,
+        `${diskShown} already carries ${verifiedName}: install it on ${t.host} and restart Skydive`,
+        command("renew", diskShown!, "--san", verifiedName),
+        `renew the certificate ${t.host} serves with ${verifiedName} among its SANs (skycert renew CERT --san ${verifiedName}), or dial a name it carries`,
+      );
+      bad("wrong-name", `Go refuses the certificate for ${verifiedName}${via}: ${r.error}`, { go: r.error, ...fix });
+    } else if (!r.ok && r.reason === "Expired") {
+      const notYet = leaf && Date.parse(leaf.notAfter) > now.getTime();
+      const fix = installOr(
+        (pem) => {
+          const v = goTls.verify({ chain: pem, roots: t.trust!.text, usages: ["serverAuth"], time: now });
           return v.ok || v.reason !== "Expired";
-        });
-        const fix: Partial<Problem> = t.disk
-          ? diskSame === false && diskValid
-            ? { hint: `${diskShown} is valid: install it on ${t.host} and restart Skydive` }
-            : { remedy: command("renew", diskShown!) }
-          : { hint: "renew the certificate that server serves (skycert renew CERT), install it and restart Skydive" };
-        bad(notYet ? "not-yet-valid" : "expired", `${notYet ? "not yet valid" : `expired${daysLeft !== undefined ? ` ${-daysLeft} days ago` : ""}`}: ${r.error}`, { go: r.error, ...fix });
-      } else if (r.errorType === "UnknownAuthorityError") {
-        bad("untrusted", `not signed by the CA of ${show(j.cwd, t.trust.path)} (${t.trust.from}): ${r.error}`, { go: r.error, ...(validateRemedy ? { remedy: validateRemedy } : { hint: "pass the CA that signed it with --ca, or reissue the server's certificate from the fleet's CA" }) });
-      } else {
-        bad("rejected", `Go refuses the chain for serverAuth: ${r.error}`, { go: r.error, ...(t.disk ? { remedy: command("renew", diskShown!, "--profile") } : {}) });
-      }
+        },
+        `${diskShown} is valid: install it on ${t.host} and restart Skydive`,
+        command("renew", diskShown!),
+        "renew the certificate that server serves (skycert renew CERT), install it and restart Skydive",
+      );
+      bad(notYet ? "not-yet-valid" : "expired", `${notYet ? "not yet valid" : `expired${daysLeft !== undefined ? ` ${-daysLeft} days ago` : ""}`}: ${r.error}`, { go: r.error, ...fix });
+    } else if (!r.ok && r.errorType === "UnknownAuthorityError") {
+      bad("untrusted", `not signed by the CA of ${show(t.trust.path)} (${t.trust.from}): ${r.error}`, { go: r.error, ...fixOr("pass the CA that signed it with --ca, or reissue the server's certificate from the fleet's CA") });
+    } else if (!r.ok) {
+      bad("rejected", `Go refuses the chain for serverAuth: ${r.error}`, { go: r.error, remedy: t.disk && command("renew", diskShown!, "--profile") });
     }
   } else if (chainDer.length) {
-    problems.push({ id: "unjudged", severity: "warn", message: "not judged: no trust file to verify the chain against", hint: "pass --ca CA_CERT, --config (its tls.ca_cert) or --fleet DIR" });
+    warn("unjudged", "not judged: no trust file to verify the chain against", { hint: "pass --ca CA_CERT, --config (its tls.ca_cert) or --fleet DIR" });
   }
-  if (daysLeft !== undefined && daysLeft >= 0 && daysLeft < 30 && go?.ok) {
-    warn("expires-soon", `expires in ${daysLeft} days`, t.disk ? { remedy: command("renew", diskShown!) } : {});
-  }
+  if (daysLeft !== undefined && daysLeft >= 0 && daysLeft < 30 && go?.ok) warn("expires-soon", `expires in ${daysLeft} days`, { remedy: t.disk && command("renew", diskShown!) });
 
-  // What is on disk.
   if (t.disk && leaf?.fingerprint && diskSame === false) {
     bad("not-on-disk", `serves ${leaf.subject} (SHA-256 ${leaf.fingerprint.slice(0, 23)}...), not ${diskShown} (${t.disk.from}, SHA-256 ${t.disk.fingerprint.slice(0, 23)}...)`, {
       hint: `install ${diskShown} on ${t.host} and restart Skydive there (Skydive reads its certificate at start-up only)`,
@@ -247,9 +182,7 @@ async function probeOne(t: Target, j: Judge): Promise<ProbeResult> {
   if (t.client && (first.handshake || refusedForCertificate(first))) {
     accepted = first.ok;
     if (!first.ok && refusedForCertificate(first)) {
-      bad("client-cert-refused", `the server refuses the client certificate ${show(j.cwd, t.client.cert.path)} (${t.client.cert.from}): TLS alert "${first.error!.alert}"`, {
-        ...(validateRemedy ? { remedy: validateRemedy } : { hint: "dial with a certificate the server's CA signed (--cert/--key), or check its tls.ca_cert" }),
-      });
+      bad("client-cert-refused", `the server refuses the client certificate ${show(t.client.cert.path)} (${t.client.cert.from}): TLS alert "${first.error!.alert}"`, fixOr("dial with a certificate the server's CA signed (--cert/--key), or check its tls.ca_cert"));
     } else if (!first.ok && first.error && !conn) {
       bad(first.error.kind === "timeout" ? "timeout" : "tls-error", first.error.message);
     }
@@ -259,64 +192,46 @@ async function probeOne(t: Target, j: Judge): Promise<ProbeResult> {
   }
   if (t.expectRequire?.value && required === false) {
     warn("client-cert-not-required", `accepts clients without a certificate, though ${t.expectRequire.from} requires one: the server runs another config, or a Skydive older than 0.27`, {
-      hint: t.config ? `restart Skydive on ${t.host} with ${show(j.cwd, t.config)}` : "restart Skydive with tls.require_client_cert: true (Skydive 0.27 or later)",
+      hint: t.config ? `restart Skydive on ${t.host} with ${show(t.config)}` : "restart Skydive with tls.require_client_cert: true (Skydive 0.27 or later)",
     });
   }
 
   const verdict: Verdict = problems.some((p) => p.severity === "bad") ? "bad" : chainDer.length && t.trust && go?.ok ? "good" : "unknown";
   const firstBad = problems.find((p) => p.severity === "bad") ?? problems.find((p) => p.id === "unjudged");
-  const reason =
-    verdict === "good"
-      ? [
-          `${leaf!.subject} (by ${leaf!.issuer}) trusted for ${verifiedName}${resolved ? ` (${resolved.name} resolves to it)` : ""}`,
-          `${daysLeft} days left`,
-          required === true ? "client certificate required" : required === false ? "no client certificate required" : undefined,
-          diskSame === true ? "same as on disk" : undefined,
-        ].filter(Boolean).join(", ")
-      : (firstBad?.message ?? "nothing to judge");
+  const proved = [
+    `${leaf?.subject} (by ${leaf?.issuer}) trusted for ${verifiedName}${resolved ? ` (${resolved.name} resolves to it)` : ""}`,
+    `${daysLeft} days left`,
+    required === true ? "client certificate required" : required === false ? "no client certificate required" : undefined,
+    diskSame === true ? "same as on disk" : undefined,
+  ];
   return {
-    address: t.address,
-    host: t.host,
-    port: t.port,
-    ...(t.api ? { api: t.api } : {}),
-    name: t.name,
-    verifiedName,
-    ...(resolved ? { resolved } : {}),
-    release: t.release,
-    releaseFrom: t.releaseFrom,
-    ...(t.fleetHost ? { fleetHost: { name: t.fleetHost.name, roles: t.fleetHost.roles, fleet: t.fleetHost.fleet } } : {}),
+    address: t.address, host: t.host, port: t.port, api: t.api, name: t.name, verifiedName, resolved, release: t.release, releaseFrom: t.releaseFrom, fleetHost: t.fleetHost,
     verdict,
-    reason,
+    reason: verdict === "good" ? proved.filter(Boolean).join(", ") : (firstBad?.message ?? "nothing to judge"),
     problems,
-    connection: {
-      ok: first.handshake,
-      ...(first.tlsVersion ? { tlsVersion: first.tlsVersion } : anonymous?.tlsVersion ? { tlsVersion: anonymous.tlsVersion } : {}),
-      ...(first.cipher ? { cipher: first.cipher } : anonymous?.cipher ? { cipher: anonymous.cipher } : {}),
-      ms: first.ms,
-      ...(first.error ? { error: first.error } : {}),
-      ...(first.answer ? { answer: first.answer } : {}),
-    },
+    connection: { ok: first.handshake, tlsVersion: first.tlsVersion || anonymous?.tlsVersion, cipher: first.cipher || anonymous?.cipher, ms: first.ms, error: first.error, answer: first.answer || undefined },
     chain,
-    ...(daysLeft !== undefined ? { daysLeft } : {}),
-    ...(go ? { go } : {}),
-    ...(t.trust ? { trust: { path: t.trust.path, from: t.trust.from } } : {}),
+    daysLeft,
+    go,
+    trust: t.trust && { path: t.trust.path, from: t.trust.from },
     clientCert: {
-      ...(t.client ? { path: t.client.cert.path, from: t.client.cert.from } : {}),
-      ...(accepted !== undefined ? { accepted } : {}),
+      path: t.client?.cert.path,
+      from: t.client?.cert.from,
+      accepted,
       required,
-      ...(t.expectRequire ? { expected: t.expectRequire.value, expectedFrom: t.expectRequire.from } : {}),
-      ...(anonymous ? { anonymous: anonymous.ok ? `answered${anonymous.answer ? ` "${anonymous.answer}"` : ""}` : (anonymous.error?.message ?? "failed") } : {}),
+      expected: t.expectRequire?.value,
+      expectedFrom: t.expectRequire?.from,
+      anonymous: anonymous && (anonymous.ok ? `answered${anonymous.answer ? ` "${anonymous.answer}"` : ""}` : (anonymous.error?.message ?? "failed")),
     },
-    ...(t.disk ? { disk: { path: t.disk.path, fingerprint: t.disk.fingerprint, from: t.disk.from, same: diskSame } } : {}),
+    disk: t.disk && { path: t.disk.path, fingerprint: t.disk.fingerprint, from: t.disk.from, same: diskSame },
   };
 }
 
-export async function probe(o: ProbeOptions, loadGo: () => Promise<GoTls>): Promise<ProbeReport> {
-  const targets = buildTargets(o);
-  const go = await loadGo();
-  const j: Judge = { go, cwd: o.cwd, now: o.now ?? new Date(), timeoutMs: o.timeoutMs };
-  const probes = await pool(targets, o.concurrency, (t) => probeOne(t, j));
-  const counts = { good: 0, bad: 0, unknown: 0 };
+export async function probe(o: ProbeOptions, loadGo: () => Promise<GoTls>) {
+  const targets = await buildTargets(o);
+  const judge: Judge = { go: await loadGo(), now: o.now ?? new Date(), timeoutMs: o.timeoutMs, show: (p) => shownPath(p, o.cwd) };
+  const probes = await pool(targets, o.concurrency, (t) => probeOne(t, judge));
+  const counts: Record<Verdict, number> = { good: 0, bad: 0, unknown: 0 };
   for (const p of probes) counts[p.verdict]++;
   return { ok: counts.bad === 0 && counts.unknown === 0, counts, probes };
 }
