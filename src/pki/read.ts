@@ -5,14 +5,17 @@
  * what inspect shows, renew carries and CA loading needs.
  */
 import "reflect-metadata";
-import { createPublicKey } from "node:crypto";
+import { X509Certificate, createPublicKey } from "node:crypto";
 import { isIP } from "node:net";
 import * as X509 from "@peculiar/x509";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import * as asn from "@peculiar/asn1-x509";
 import { SkycertError } from "../cli/errors.js";
+import { MAX_PEM_BYTES, readInput } from "../fs/files.js";
+import type { EncodedExtension } from "./extensions.js";
 import { EXTENDED_KEY_USAGES, EXTENSION_OIDS, KEY_USAGES, type KeyUsage, SIGNATURE_ALGORITHMS } from "./oids.js";
 import { sha256Fingerprint } from "./keys.js";
+import { parsePem } from "./pem.js";
 import { type San, bytesToIp, ipToBytes } from "./san.js";
 
 export interface SerialInfo {
@@ -77,6 +80,8 @@ export interface CertInfo {
 
 
 const EXTENSION_NAMES: Record<string, string> = Object.fromEntries(Object.entries(EXTENSION_OIDS).map(([n, o]) => [o, n]));
+export const extensionName = (oid: string) => EXTENSION_NAMES[oid] ?? oid;
+export const KEY_TYPE_NAMES: Record<string, string> = { rsa: "RSA", ec: "EC", ed25519: "Ed25519", ed448: "Ed448", dsa: "DSA", "rsa-pss": "RSA-PSS" };
 const CURVES: Record<string, string> = { prime256v1: "P-256", secp384r1: "P-384", secp521r1: "P-521" };
 
 /** From the parser's WebCrypto-style description; unknown algorithms (MD5) arrive as their OID. */
@@ -109,8 +114,7 @@ function publicKeyInfo(spki: ArrayBuffer): PublicKeyInfo {
   const bytes = new Uint8Array(spki);
   const key = createPublicKey({ key: Buffer.from(bytes), format: "der", type: "spki" });
   const d = key.asymmetricKeyDetails ?? {};
-  const names: Record<string, string> = { rsa: "RSA", ec: "EC", ed25519: "Ed25519", ed448: "Ed448", dsa: "DSA", "rsa-pss": "RSA-PSS" };
-  const type = names[key.asymmetricKeyType ?? ""] ?? String(key.asymmetricKeyType);
+  const type = KEY_TYPE_NAMES[key.asymmetricKeyType ?? ""] ?? String(key.asymmetricKeyType);
   return {
     type,
     bits: d.modulusLength ?? (d.namedCurve ? { prime256v1: 256, secp384r1: 384, secp521r1: 521 }[d.namedCurve] : undefined),
@@ -125,7 +129,7 @@ function describeExtensions(list: X509.Extension[]): Pick<
   "extensions" | "basicConstraints" | "keyUsage" | "extendedKeyUsage" | "subjectAltNames" | "otherNames" | "invalidIpSans" | "subjectKeyIdentifier" | "authorityKeyIdentifier"
 > {
   const out: ReturnType<typeof describeExtensions> = {
-    extensions: list.map((e) => ({ oid: e.type, name: EXTENSION_NAMES[e.type] ?? e.type, critical: e.critical })),
+    extensions: list.map((e) => ({ oid: e.type, name: extensionName(e.type), critical: e.critical })),
     basicConstraints: undefined,
     keyUsage: undefined,
     extendedKeyUsage: undefined,
@@ -220,5 +224,36 @@ export function readRequest(der: Uint8Array): CertInfo {
     };
   } catch (err) {
     throw parseFailure("certificate request", err);
+  }
+}
+
+/** The certificate's extensions in order, duplicates included, with their values as encoded (renew carries them byte for byte). */
+export function rawExtensions(der: Uint8Array): EncodedExtension[] {
+  try {
+    const tbs = AsnConvert.parse(Buffer.from(der), asn.Certificate).tbsCertificate;
+    return (tbs.extensions ?? []).map((e) => ({ oid: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) }));
+  } catch (err) {
+    throw parseFailure("X.509 certificate", err);
+  }
+}
+
+/** Self-issued (issuer = subject) and signed by its own key. */
+export function isSelfSigned(info: CertInfo): boolean {
+  if (!info.issuerDer || !Buffer.from(info.subjectDer).equals(info.issuerDer)) return false;
+  try {
+    const x = new X509Certificate(info.der);
+    return x.verify(x.publicKey);
+  } catch {
+    return false; // Node cannot parse or verify it: not self-signed as far as can be told
+  }
+}
+
+/** The first certificate in a PEM file, parsed; undefined when there is none or it cannot be read. */
+export function firstCertificate(path: string): CertInfo | undefined {
+  try {
+    const der = parsePem(readInput(path, "certificate", MAX_PEM_BYTES).text).blocks.find((b) => b.label === "CERTIFICATE")?.der;
+    return der && readCertificate(der);
+  } catch {
+    return undefined;
   }
 }

@@ -92,6 +92,8 @@ export function findRecord(path: string): { dir: string; record: FleetRecord } |
 
 export const abs = (dir: string, p: string) => resolve(dir, p);
 export const rel = (dir: string, p: string) => relative(dir, p) || ".";
+/** A recorded client's certificate, as init client writes it in the client's folder. */
+export const clientCert = (dir: string, client: { dir: string }) => join(abs(dir, client.dir), "client.crt");
 
 export interface InventoryChange {
   added: string[];
