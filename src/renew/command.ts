@@ -3,27 +3,9 @@ import { resolve } from "node:path";
 import { someFailed, usageError } from "../cli/errors.js";
 import { collectSans, keyTypeOption, parseBits, parseDays, parseSpan, usageSections, withCommonOptions } from "../cli/flags.js";
 import { type San, type SanType, sanFromAddress } from "../pki/san.js";
+import type { RenewOptions } from "./renew.js";
 
-interface RenewFlags {
-  key?: string;
-  ca?: string;
-  changeCa?: boolean;
-  days?: number;
-  san?: San[];
-  dropSan?: San[];
-  profile?: boolean;
-  cnf?: string;
-  extensions?: string;
-  rekey?: boolean;
-  keyType?: "rsa" | "ecdsa";
-  bits?: number;
-  passphraseFile?: string;
-  force?: boolean;
-  dryRun?: boolean;
-  fleet?: string;
-  within?: number;
-  json?: boolean;
-}
+type RenewFlags = Omit<RenewOptions, "cwd" | "cert" | "passphrase"> & { passphraseFile?: string; fleet?: string; within?: number; json?: boolean };
 
 const TYPED = /^(DNS|IP|email|URI):(.*)$/;
 
@@ -50,11 +32,8 @@ export function collectDropSans(value: string, previous: San[] = []): San[] {
   return out;
 }
 
-/** Flags of one certificate's renewal that --fleet does not take, with why. */
-const NOT_WITH_FLEET: [keyof RenewFlags, string][] = [
-  ["key", "--key"], ["ca", "--ca"], ["changeCa", "--change-ca"], ["san", "--san"], ["dropSan", "--drop-san"], ["profile", "--profile"],
-  ["cnf", "--cnf"], ["extensions", "--extensions"], ["force", "--force"],
-];
+/** Flags of one certificate's renewal that --fleet does not take. */
+const NOT_WITH_FLEET = ["key", "ca", "changeCa", "san", "dropSan", "profile", "cnf", "extensions", "force"] as const;
 
 export function register(program: Command): void {
   const cmd = program
@@ -125,14 +104,13 @@ Exit codes:
 
       if (flags.fleet !== undefined) {
         if (cert !== undefined) throw usageError(`renew takes CERT or --fleet DIR, not both (got ${cert})`, "run one renewal at a time");
-        for (const [name, flag] of NOT_WITH_FLEET) {
+        for (const name of NOT_WITH_FLEET) {
+          const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
           if (flags[name] !== undefined) throw usageError(`${flag} does not apply with --fleet: each certificate keeps its key, names and signer (the fleet's CA)`, `renew that certificate on its own: skycert renew CERT ${flag} ...`);
         }
         const [{ renewFleet }, { fleetView }, { withProgress }] = await Promise.all([import("./fleet.js"), import("./view.js"), import("../cli/progress.js")]);
-        const fleet = flags.fleet;
-        const result = await withProgress(flags.dryRun ? "checking" : "renewing", json, (onProgress) =>
-          renewFleet({ cwd, fleet, withinDays: flags.within ?? 30, rekey: Boolean(flags.rekey), keyType: flags.keyType, bits: flags.bits, days: flags.days, dryRun: Boolean(flags.dryRun), passphrase, onProgress }),
-        );
+        const { fleet, within = 30 } = flags;
+        const result = await withProgress(flags.dryRun ? "checking" : "renewing", json, (onProgress) => renewFleet({ ...flags, cwd, fleet, withinDays: within, passphrase, onProgress }));
         render(result, fleetView, { json });
         const failed = someFailed(result.hosts, "certificates", "fix those hosts and run the same command again: the certificates renewed are no longer due");
         if (failed) throw failed;
@@ -144,11 +122,6 @@ Exit codes:
       if (flags.changeCa && !flags.ca) throw usageError("--change-ca needs --ca DIR: the CA to move CERT to");
       if (flags.extensions && !flags.cnf && !flags.profile) throw usageError("--extensions names the --cnf section to use", "pass --cnf FILE too, or --profile");
       const [{ renewCertificate }, { renewView }] = await Promise.all([import("./renew.js"), import("./view.js")]);
-      const result = await renewCertificate({
-        cwd, cert, key: flags.key, ca: flags.ca, changeCa: Boolean(flags.changeCa), days: flags.days, sans: flags.san ?? [], dropSans: flags.dropSan ?? [],
-        profile: Boolean(flags.profile), cnf: flags.cnf, extensions: flags.extensions, rekey: Boolean(flags.rekey), keyType: flags.keyType, bits: flags.bits,
-        force: Boolean(flags.force), dryRun: Boolean(flags.dryRun), passphrase,
-      });
-      render(result, renewView, { json });
+      render(await renewCertificate({ ...flags, cwd, cert, passphrase }), renewView, { json });
     });
 }

@@ -12,30 +12,20 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { usageError } from "../cli/errors.js";
 import { command } from "../cli/invocation.js";
-import type { PassphraseSource } from "../cli/passphrase.js";
 import { readMaterial, recover, withLock } from "../fs/files.js";
 import { type CaSummary, caSummary, loadCa } from "../pki/ca.js";
-import type { KeyType } from "../pki/keys.js";
 import { parsePem } from "../pki/pem.js";
-import { abs, readRecord } from "../skydive/record.js";
+import { abs, clientCert, readRecord } from "../skydive/record.js";
 import type { Release } from "../skydive/release.js";
-import { clientCert } from "./record.js";
-import { type RenewResult, renewCertificate } from "./renew.js";
+import { type RenewOptions, renewCertificate } from "./renew.js";
 
 const DAY_MS = 86_400_000;
 
-export interface FleetOptions {
-  cwd: string;
+export type FleetOptions = Pick<RenewOptions, "cwd" | "rekey" | "keyType" | "bits" | "days" | "dryRun" | "passphrase"> & {
   fleet: string;
   withinDays: number;
-  rekey: boolean;
-  keyType?: KeyType;
-  bits?: number;
-  days?: number;
-  dryRun: boolean;
-  passphrase?: PassphraseSource;
   onProgress?: (done: number, total: number, label: string) => void;
-}
+};
 
 export type FleetStatus = "renewed" | "due" | "not due" | "failed";
 
@@ -74,25 +64,21 @@ export interface FleetRenewResult {
   warnings: string[];
 }
 
-interface Target {
-  entry: FleetEntryResult;
-  notAfter?: Date;
-}
-
-/** When a certificate expires, read with the platform's parser: a fleet's worth is read before any is renewed. */
-function expiry(path: string): { notAfter?: Date; problem?: string } {
+/** When a certificate expires, read with the platform's parser (a fleet's worth is read before any is renewed), or why it cannot be read. */
+function expiry(path: string): Date | string {
   const read = readMaterial(path);
-  if (!read.ok) return { problem: `${path}: ${read.problem}${read.detail ? ` (${read.detail})` : ""}` };
+  if (!read.ok) return `${path}: ${read.problem}${read.detail ? ` (${read.detail})` : ""}`;
   const block = parsePem(read.bytes.toString("utf8")).blocks.find((b) => b.label === "CERTIFICATE");
-  if (!block) return { problem: `${path}: no PEM certificate in it` };
+  if (!block) return `${path}: no PEM certificate in it`;
   try {
-    return { notAfter: new Date(new X509Certificate(block.der).validTo) };
+    return new Date(new X509Certificate(block.der).validTo);
   } catch (err) {
-    return { problem: `${path}: not a valid certificate (${(err as Error).message.split("\n")[0]})` };
+    return `${path}: not a valid certificate (${(err as Error).message.split("\n")[0]})`;
   }
 }
 
 export async function renewFleet(opts: FleetOptions): Promise<FleetRenewResult> {
+  const { rekey = false, dryRun = false } = opts;
   const started = Date.now();
   const dir = resolve(opts.cwd, opts.fleet);
   const record = readRecord(dir);
@@ -104,86 +90,76 @@ export async function renewFleet(opts: FleetOptions): Promise<FleetRenewResult> 
   const deadline = new Date(now.getTime() + opts.withinDays * DAY_MS);
   const warnings: string[] = [];
 
-  const targets: Target[] = [
-    ...record.hosts.map((h) => ({ name: h.name, kind: "host" as const, roles: [...h.roles] as string[], cert: abs(dir, h.cert), sans: h.sans })),
-    ...(record.clients ?? []).map((c) => ({ name: c.name, kind: "client" as const, roles: ["client"], cert: clientCert(dir, c), sans: [] as string[] })),
-  ].map((t) => {
-    const entry: FleetEntryResult = { name: t.name, kind: t.kind, roles: t.roles, cert: t.cert, status: "not due", key: opts.rekey ? "new" : "kept", sans: t.sans };
-    const { notAfter, problem } = expiry(t.cert);
-    if (problem) Object.assign(entry, { status: "failed", reason: problem });
-    return { entry, notAfter };
-  });
-  const due = targets.filter((t) => t.entry.status !== "failed" && t.notAfter! <= deadline);
-  for (const t of targets) {
-    if (t.entry.status === "not due") t.entry.reason = `expires ${t.notAfter!.toISOString().slice(0, 10)}, after the window`;
+  const entry = (name: string, kind: "host" | "client", roles: string[], cert: string, sans: string[]): FleetEntryResult => ({ name, kind, roles, cert, status: "not due", key: rekey ? "new" : "kept", sans });
+  const entries = [...record.hosts.map((h) => entry(h.name, "host", [...h.roles], abs(dir, h.cert), h.sans)), ...(record.clients ?? []).map((c) => entry(c.name, "client", ["client"], clientCert(dir, c), []))];
+  const due: FleetEntryResult[] = [];
+  for (const e of entries) {
+    const notAfter = expiry(e.cert);
+    if (typeof notAfter === "string") Object.assign(e, { status: "failed", reason: notAfter });
+    else if (notAfter <= deadline) due.push(e);
+    else e.reason = `expires ${notAfter.toISOString().slice(0, 10)}, after the window`;
   }
 
   // The CA: loaded once, with its key when something is to be signed (its passphrase asked once).
   const caPath = abs(dir, record.ca);
-  const ca = await loadCa(caPath, opts.cwd, { needKey: !opts.dryRun && due.length > 0, passphrase: opts.passphrase });
+  const ca = await loadCa(caPath, opts.cwd, { needKey: !dryRun && due.length > 0, passphrase: opts.passphrase });
   const caDue = ca.info.notAfter !== undefined && ca.info.notAfter <= deadline;
   if (caDue) {
     warnings.push(`the CA ${caPath} expires on ${ca.info.notAfter!.toISOString()}, within the window; renew --fleet never renews the CA: renew it on its own (its key is kept, so every certificate it signed stays valid): ${command("renew", caPath)}`);
   }
 
   const parallelism = Math.max(1, Math.min(due.length, Math.max(2, availableParallelism())));
-  const ctx = { fleetCa: ca, fleet: { dir, record }, now };
+  const ctx = { fleetCa: ca, fleet: { dir, record }, now, lockedRoot: dryRun ? undefined : dir };
   let done = 0;
-  const one = async (t: Target) => {
-    const e = t.entry;
+  const one = async (e: FleetEntryResult) => {
     try {
-      const r: RenewResult = await renewCertificate(
-        { cwd: opts.cwd, cert: e.cert, changeCa: false, sans: [], dropSans: [], profile: false, rekey: opts.rekey, keyType: opts.keyType, bits: opts.bits, days: opts.days, force: false, dryRun: opts.dryRun, passphrase: opts.passphrase },
-        opts.dryRun ? ctx : { ...ctx, lockedRoot: dir },
-      );
+      const r = await renewCertificate({ cwd: opts.cwd, cert: e.cert, rekey, keyType: opts.keyType, bits: opts.bits, days: opts.days, dryRun, passphrase: opts.passphrase }, ctx);
       Object.assign(e, {
-        status: opts.dryRun ? "due" : "renewed",
+        status: dryRun ? "due" : "renewed",
         before: { serial: r.before.serial, notAfter: r.before.notAfter, keyFingerprint: r.key.previousFingerprint },
-        after: { ...(r.after.serial ? { serial: r.after.serial } : {}), notAfter: r.after.notAfter, ...(r.key.fingerprint ? { keyFingerprint: r.key.fingerprint } : {}) },
+        after: { serial: r.after.serial, notAfter: r.after.notAfter, keyFingerprint: r.key.fingerprint },
         sans: r.sans.after,
-        ...(r.warnings.length ? { warnings: r.warnings } : {}),
+        warnings: r.warnings.length ? r.warnings : undefined,
       });
-      delete e.reason;
     } catch (err) {
-      const remedy = (err as { remedy?: string }).remedy;
-      Object.assign(e, { status: "failed", reason: err instanceof Error ? err.message : String(err), ...(remedy ? { remedy } : {}) });
+      Object.assign(e, { status: "failed", reason: err instanceof Error ? err.message : String(err), remedy: (err as { remedy?: string }).remedy });
     }
     opts.onProgress?.(++done, due.length, e.name);
   };
-  const pool = async (list: Target[]) => {
+  const pool = async () => {
     let next = 0;
-    opts.onProgress?.(0, list.length, "");
+    opts.onProgress?.(0, due.length, "");
     await Promise.all(Array.from({ length: parallelism }, async () => {
-      while (next < list.length) await one(list[next++]!);
+      while (next < due.length) await one(due[next++]!);
     }));
   };
-  if (opts.dryRun) await pool(due);
+  if (dryRun) await pool();
   else if (due.length) {
     // The fleet root's lock, as init takes it: no re-issue of a host runs while its renewal does.
     await withLock(dir, async () => {
       recover(dir);
-      await pool(due);
+      await pool();
     });
   }
 
-  const outlives = targets.filter((t) => t.entry.warnings?.some((w) => w.startsWith("the renewed certificate outlives its CA")));
-  if (outlives.length) {
-    warnings.push(`${outlives.length} renewed certificate${outlives.length === 1 ? "" : "s"} outlive${outlives.length === 1 ? "s" : ""} the CA, which expires on ${ca.info.notAfter!.toISOString()}: Go rejects them from then on; renew the CA (${command("renew", caPath)}), then this fleet again`);
+  const outlives = entries.filter((e) => e.warnings?.some((w) => w.startsWith("the renewed certificate outlives its CA"))).length;
+  if (outlives) {
+    warnings.push(`${outlives} renewed certificate${outlives === 1 ? "" : "s"} outlive${outlives === 1 ? "s" : ""} the CA, which expires on ${ca.info.notAfter!.toISOString()}: Go rejects them from then on; renew the CA (${command("renew", caPath)}), then this fleet again`);
   }
   const counts: Record<FleetStatus, number> = { renewed: 0, due: 0, "not due": 0, failed: 0 };
-  for (const t of targets) counts[t.entry.status]++;
+  for (const e of entries) counts[e.status]++;
   return {
     ok: counts.failed === 0,
     kind: "fleet",
-    dryRun: opts.dryRun,
+    dryRun,
     fleet: dir,
     record: resolve(dir, "skycert.json"),
     skydive: record.skydive,
     withinDays: opts.withinDays,
     deadline: deadline.toISOString(),
-    rekey: opts.rekey,
+    rekey,
     ca: { ...caSummary(ca), expiresWithinWindow: caDue },
-    hosts: targets.map((t) => t.entry),
+    hosts: entries,
     counts,
     parallelism,
     elapsedMs: Date.now() - started,

@@ -5,15 +5,13 @@
  * three levels above. A candidate is the CA only when its key verifies the
  * certificate's signature: a folder that merely looks right is never used.
  */
-import { type KeyObject, X509Certificate } from "node:crypto";
-import { realpathSync, statSync } from "node:fs";
+import { type KeyObject, X509Certificate, createPublicKey } from "node:crypto";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { failure, usageError } from "../cli/errors.js";
-import { readInput } from "../fs/files.js";
 import { CA_FOLDER, type LoadedCa, findCaCert, loadCa } from "../pki/ca.js";
 import { colonHex } from "../pki/keys.js";
-import { parsePem } from "../pki/pem.js";
-import type { CertInfo } from "../pki/read.js";
+import { type CertInfo, firstCertificate } from "../pki/read.js";
 
 export type CaFound = "--ca" | "fleet record" | "beside the certificate";
 
@@ -25,31 +23,20 @@ export function signedBy(certPem: string, key: KeyObject): boolean {
   }
 }
 
+export const spkiKey = (info: CertInfo) => createPublicKey({ key: Buffer.from(info.publicKey.spki), format: "der", type: "spki" });
+
+export const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
+
 /** `ca/` folders beside the certificate and up to three levels above it. */
-export function nearbyCaFolders(certPath: string): string[] {
+function nearbyCaFolders(certPath: string): string[] {
   const out: string[] = [];
-  let dir = dirname(certPath);
-  for (let i = 0; i < 4; i++) {
+  for (let dir = dirname(certPath), i = 0; i < 4; i++, dir = dirname(dir)) {
     const candidate = join(dir, CA_FOLDER);
-    try {
-      if (statSync(candidate).isDirectory()) out.push(candidate);
-    } catch {
-      /* none here */
-    }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
+    if (existsSync(candidate) && statSync(candidate).isDirectory()) out.push(candidate);
+    if (dirname(dir) === dir) break;
   }
   return out;
 }
-
-const real = (p: string) => {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
-};
 
 const issuedBy = (info: CertInfo) => `${info.issuer}${info.authorityKeyIdentifier ? ` (key id ${colonHex(Buffer.from(info.authorityKeyIdentifier, "hex"))})` : ""}`;
 
@@ -60,22 +47,19 @@ const issuedBy = (info: CertInfo) => `${info.issuer}${info.authorityKeyIdentifie
  */
 export async function findIssuingCa(certPath: string, certPem: string, info: CertInfo, cwd: string, recordCa: string | undefined): Promise<{ ca: LoadedCa; found: CaFound }> {
   const seen = new Set<string>();
-  const candidates: { spec: string; found: CaFound }[] = [
-    ...(recordCa ? [{ spec: recordCa, found: "fleet record" as const }] : []),
-    ...nearbyCaFolders(certPath).map((spec) => ({ spec, found: "beside the certificate" as const })),
-  ];
+  const candidates = [{ spec: recordCa, found: "fleet record" as const }, ...nearbyCaFolders(certPath).map((spec) => ({ spec, found: "beside the certificate" as const }))];
   for (const { spec, found } of candidates) {
+    if (!spec) continue;
     let caCert: string;
     try {
       caCert = findCaCert(spec, cwd);
-      if (seen.has(real(caCert))) continue;
-      seen.add(real(caCert));
-      const block = parsePem(readInput(caCert, "CA certificate").text).blocks.find((b) => b.label === "CERTIFICATE");
-      if (!block || !signedBy(certPem, new X509Certificate(block.der).publicKey)) continue;
     } catch {
       continue; // not a CA folder: keep looking
     }
-    return { ca: await loadCa(caCert, cwd, { needKey: false }), found };
+    if (seen.has(real(caCert))) continue;
+    seen.add(real(caCert));
+    const caInfo = firstCertificate(caCert);
+    if (caInfo && signedBy(certPem, spkiKey(caInfo))) return { ca: await loadCa(caCert, cwd, { needKey: false }), found };
   }
   if (recordCa) {
     throw failure(
