@@ -12,26 +12,15 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import { SkycertError } from "../cli/errors.js";
 import { readInput } from "../fs/files.js";
 import { parsePem } from "../pki/pem.js";
-import { readCertificate } from "../pki/read.js";
-import { type SkydiveConfig, lookup, readConfigFile, readSetting, settingPath } from "../skydive/config.js";
-import { type FleetRecord, abs, findRecord } from "../skydive/record.js";
-import { ANALYZERS, CA_KEY, REQUIRE_CLIENT_CERT, type Release, fileKeys, keysOf } from "../skydive/release.js";
+import { firstCertificate } from "../pki/read.js";
+import { type Setting, type SkydiveConfig, lookup, readConfigFile, readSetting, settingPath } from "../skydive/config.js";
+import { abs, findRecord } from "../skydive/record.js";
+import { ANALYZERS, REQUIRE_CLIENT_CERT, type Release, fileKeys } from "../skydive/release.js";
 import { type InspectItem, type KeyItem, blockItem, derItem } from "./items.js";
 import { certRole } from "./roles.js";
 
-export type { CertificateItem, InspectItem, KeyItem, RequestItem } from "./items.js";
-
-export interface ConfigSetting {
-  /** The setting Skydive reads (`tls.server_cert`, `analyzer.X509_cert`). */
-  key: string;
-  /** As written (or as the SKYDIVE_* variable holds it). */
-  value: string;
-  /** The key in the file, or the environment variable that overrides it. */
-  source: string;
-  fromEnv: boolean;
-  /** The file it names, resolved as Skydive would (relative to the config's folder). */
-  path: string;
-}
+/** A certificate or key setting as Skydive reads it (the SKYDIVE_* variable over the file), and the file it names here. */
+export type ConfigSetting = Pick<Setting, "key" | "source" | "fromEnv"> & { value: string; path: string };
 
 export interface InspectedFile {
   path: string;
@@ -50,19 +39,46 @@ export interface InspectResult {
 }
 
 const MAX_BYTES = 16 * 1024 * 1024;
-
-/** Keys whose presence marks a YAML mapping as a Skydive config. */
-const CONFIG_MARKERS = [...new Set([...fileKeys("legacy"), ...fileKeys("0.27"), REQUIRE_CLIENT_CERT, ANALYZERS, "analyzer.listen", "agent.listen"])];
-
 /** The certificate and key settings of both schemas, in the order a host loads them. */
-function fileSettings(): string[] {
-  const t = keysOf("0.27");
-  const l = keysOf("legacy");
-  return [...new Set([t.server.cert, t.server.key, t.client.cert, t.client.key, CA_KEY, l.server.cert, l.server.key, l.client.cert, l.client.key])];
+const FILE_SETTINGS = [...new Set([...fileKeys("0.27"), ...fileKeys("legacy")])];
+/** Keys whose presence marks a YAML mapping as a Skydive config. */
+const CONFIG_MARKERS = [...FILE_SETTINGS, REQUIRE_CLIENT_CERT, ANALYZERS, "analyzer.listen", "agent.listen"];
+const PEM_PROBLEMS = { truncated: "has no END line", mismatch: "ends with a different label", "bad-base64": "is not valid base64" };
+
+/**
+ * A file's items. One given on the command line that cannot be opened is a
+ * usage error (exit 2), and one without PEM or DER may be a Skydive config; one
+ * a config names that cannot be opened is a finding about the config.
+ */
+async function readFile(path: string, now: Date, given: boolean): Promise<InspectedFile & { asConfig?: SkydiveConfig }> {
+  let input;
+  try {
+    input = readInput(path, "inspect", MAX_BYTES);
+  } catch (err) {
+    if (given || !(err instanceof SkycertError)) throw err;
+    return { path, items: [], error: err.message.replace(/^inspect \S+: /, "") };
+  }
+  const { blocks, problem } = parsePem(input.text);
+  const items: InspectItem[] = [];
+  let error: string | undefined;
+  for (const block of blocks) {
+    try {
+      items.push(await blockItem(block, now));
+    } catch (err) {
+      error ??= `line ${block.line}: ${block.label} block is not valid (${(err instanceof Error ? err.message : String(err)).split("\n")[0]})`;
+    }
+  }
+  if (problem.kind !== "none") error ??= `line ${problem.line}: a PEM block ${PEM_PROBLEMS[problem.kind]}`;
+  if (blocks.length > 0 || problem.kind !== "none") return { path, items, error };
+  if (input.bytes.length === 0) return { path, items, error: "the file is empty" };
+  const item = await derItem(new Uint8Array(input.bytes), now);
+  if (item) return { path, items: [item] };
+  const asConfig = given ? configIn(path) : undefined;
+  return asConfig ? { path, items, asConfig } : { path, items, error: "no PEM block, and not a DER certificate, request or key, nor a Skydive config" };
 }
 
 /** A YAML mapping with at least one setting Skydive knows; anything else is not a config. */
-function asConfig(path: string): SkydiveConfig | undefined {
+function configIn(path: string): SkydiveConfig | undefined {
   try {
     const config = readConfigFile(path, "inspect");
     return CONFIG_MARKERS.some((k) => lookup(config.data, k) !== undefined) ? config : undefined;
@@ -71,79 +87,12 @@ function asConfig(path: string): SkydiveConfig | undefined {
   }
 }
 
-function configSettings(config: SkydiveConfig, cwd: string, env: Record<string, string | undefined>): ConfigSetting[] {
-  const out: ConfigSetting[] = [];
-  for (const key of fileSettings()) {
-    const s = readSetting(config, env, key);
-    if (!s || typeof s.value !== "string" || s.value.trim() === "") continue;
-    const path = settingPath(config, { value: s.value, fromEnv: s.fromEnv }, cwd);
-    out.push({ key, value: s.value, source: s.source, fromEnv: s.fromEnv, path });
-  }
-  return out;
-}
-
-async function readItems(bytes: Buffer, text: string, now: Date): Promise<{ items: InspectItem[]; error?: string; pem: boolean }> {
-  const { blocks, problem } = parsePem(text);
-  const items: InspectItem[] = [];
-  let error: string | undefined;
-  for (const block of blocks) {
-    try {
-      items.push(await blockItem(block, now));
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      error ??= `line ${block.line}: ${block.label} block is not valid (${why.split("\n")[0]})`;
-    }
-  }
-  if (problem.kind !== "none") {
-    const what = { truncated: "has no END line", mismatch: "ends with a different label", "bad-base64": "is not valid base64" }[problem.kind];
-    error ??= `line ${problem.line}: a PEM block ${what}`;
-  }
-  if (blocks.length > 0 || problem.kind !== "none") return { items, ...(error ? { error } : {}), pem: true };
-  if (bytes.length === 0) return { items, error: "the file is empty", pem: false };
-  const item = await derItem(new Uint8Array(bytes), now);
-  if (item) return { items: [item], pem: false };
-  return { items, error: "no PEM block, and not a DER certificate, request or key, nor a Skydive config", pem: false };
-}
-
-/** Read a file the user named: a missing or unreadable one is a usage error (exit 2). */
-async function inspectOne(path: string, now: Date): Promise<{ file: InspectedFile; config?: SkydiveConfig }> {
-  const input = readInput(path, "inspect", MAX_BYTES);
-  const r = await readItems(input.bytes, input.text, now);
-  if (!r.pem && r.items.length === 0 && input.bytes.length > 0) {
-    const config = asConfig(path);
-    if (config) return { file: { path, items: [] }, config };
-  }
-  return { file: { path, items: r.items, ...(r.error ? { error: r.error } : {}) } };
-}
-
-/** A file a config names: that it cannot be opened is a finding about the config, not a usage error. */
-async function inspectNamed(path: string, now: Date): Promise<InspectedFile> {
-  try {
-    const input = readInput(path, "inspect", MAX_BYTES);
-    const r = await readItems(input.bytes, input.text, now);
-    return { path, items: r.items, ...(r.error ? { error: r.error } : {}) };
-  } catch (err) {
-    if (!(err instanceof SkycertError)) throw err;
-    return { path, items: [], error: err.message.replace(/^inspect \S+: /, "") };
-  }
-}
-
-function schemaOf(settings: ConfigSetting[]): "legacy" | "tls.*" | "legacy and tls.*" {
-  const legacy = settings.some((s) => !s.key.startsWith("tls."));
-  const tls = settings.some((s) => s.key.startsWith("tls."));
-  return legacy && tls ? "legacy and tls.*" : legacy ? "legacy" : "tls.*";
-}
-
-/** The first certificate of a file, parsed; undefined when there is none. */
-function certificateIn(path: string): { subject: string; keyFingerprint: string } | undefined {
-  try {
-    const der = parsePem(readInput(path, "certificate", 1024 * 1024).text).blocks.find((b) => b.label === "CERTIFICATE")?.der;
-    if (!der) return undefined;
-    const info = readCertificate(der);
-    return { subject: info.subject, keyFingerprint: info.publicKey.fingerprint };
-  } catch {
-    return undefined;
-  }
+function configSettings(config: SkydiveConfig, cwd: string): ConfigSetting[] {
+  return FILE_SETTINGS.flatMap((key) => {
+    const s = readSetting(config, process.env, key);
+    if (typeof s?.value !== "string" || s.value.trim() === "") return [];
+    return [{ key, value: s.value, source: s.source, fromEnv: s.fromEnv, path: settingPath(config, { value: s.value, fromEnv: s.fromEnv }, cwd) }];
+  });
 }
 
 /**
@@ -151,52 +100,46 @@ function certificateIn(path: string): { subject: string; keyFingerprint: string 
  * from its fleet record (the host or client whose key it is), else beside it
  * under the same stem; only a certificate whose public key is this key's counts.
  */
-function ownerOnDisk(keyPath: string, fingerprint: string, records: Map<string, { dir: string; record: FleetRecord } | undefined>): KeyItem["certificate"] {
-  const dir = dirname(keyPath);
-  let found = records.get(dir);
-  if (!records.has(dir)) records.set(dir, (found = findRecord(keyPath)));
-  const candidates: { path: string; found: string }[] = [];
-  const host = found?.record.hosts.find((h) => abs(found!.dir, h.key) === keyPath);
-  if (host && found) candidates.push({ path: abs(found.dir, host.cert), found: `the fleet record's host ${host.name}` });
-  const stem = basename(keyPath, extname(keyPath));
-  for (const ext of [".crt", ".pem", ".cert", ".cer"]) candidates.push({ path: join(dir, `${stem}${ext}`), found: "beside it" });
+function ownerOnDisk(keyPath: string, fingerprint: string): KeyItem["certificate"] {
+  const found = findRecord(keyPath);
+  const host = found?.record.hosts.find((h) => abs(found.dir, h.key) === keyPath);
+  const stem = join(dirname(keyPath), basename(keyPath, extname(keyPath)));
+  const candidates = [
+    ...(host ? [{ path: abs(found!.dir, host.cert), found: `the fleet record's host ${host.name}` }] : []),
+    ...[".crt", ".pem", ".cert", ".cer"].map((ext) => ({ path: stem + ext, found: "beside it" })),
+  ];
   for (const c of candidates) {
-    if (c.path === keyPath || !existsSync(c.path)) continue;
-    const cert = certificateIn(c.path);
-    if (cert?.keyFingerprint === fingerprint) return { path: c.path, subject: cert.subject, found: c.found };
+    const cert = c.path !== keyPath && existsSync(c.path) ? firstCertificate(c.path) : undefined;
+    if (cert?.publicKey.fingerprint === fingerprint) return { path: c.path, subject: cert.subject, found: c.found };
   }
   return undefined;
 }
 
-export async function inspectFiles(paths: string[], cwd: string, opts: { now?: Date; env?: Record<string, string | undefined> } = {}): Promise<InspectResult> {
-  const now = opts.now ?? new Date();
-  const env = opts.env ?? process.env;
+export async function inspectFiles(paths: string[], cwd: string): Promise<InspectResult> {
+  const now = new Date();
   const files: InspectedFile[] = [];
   const byPath = new Map<string, InspectedFile>();
-  const given = await Promise.all(paths.map((p) => inspectOne(resolve(cwd, p), now)));
-  for (const { file, config } of given) {
+  const add = (f: InspectedFile) => {
+    files.push(f);
+    byPath.set(f.path, f);
+  };
+  for (const { asConfig: config, ...file } of await Promise.all(paths.map((p) => readFile(resolve(cwd, p), now, true)))) {
     if (byPath.has(file.path) && !config) continue;
-    files.push(file);
-    byPath.set(file.path, file);
+    add(file);
     if (!config) continue;
-    const settings = configSettings(config, cwd, env);
-    const found = findRecord(config.path);
-    file.config = { schema: schemaOf(settings), ...(found ? { release: found.record.skydive } : {}), settings };
-    if (settings.length === 0) {
-      file.error = `a Skydive config, but it names no certificate or key (none of ${fileSettings().join(", ")})`;
-      continue;
-    }
+    const settings = configSettings(config, cwd);
+    const tls = settings.filter((s) => s.key.startsWith("tls.")).length;
+    file.config = { schema: tls === settings.length ? "tls.*" : tls ? "legacy and tls.*" : "legacy", release: findRecord(config.path)?.record.skydive, settings };
+    if (settings.length === 0) file.error = `a Skydive config, but it names no certificate or key (none of ${FILE_SETTINGS.join(", ")})`;
     for (const s of settings) {
       const seen = byPath.get(s.path);
-      if (seen) {
-        if (seen.namedBy?.config === config.path && !seen.namedBy.keys.includes(s.key)) seen.namedBy.keys.push(s.key);
-        else seen.namedBy ??= { config: config.path, keys: [s.key] };
-        continue;
+      if (seen?.namedBy?.config === config.path && !seen.namedBy.keys.includes(s.key)) seen.namedBy.keys.push(s.key);
+      else if (seen) seen.namedBy ??= { config: config.path, keys: [s.key] };
+      else {
+        const named: InspectedFile = { ...(await readFile(s.path, now, false)), namedBy: { config: config.path, keys: [s.key] } };
+        if (named.error && named.items.length === 0) named.error = `${named.error} (named by ${s.source} in ${config.path})`;
+        add(named);
       }
-      const named = { ...(await inspectNamed(s.path, now)), namedBy: { config: config.path, keys: [s.key] } };
-      if (named.error && named.items.length === 0) named.error = `${named.error} (named by ${s.source} in ${config.path})`;
-      files.push(named);
-      byPath.set(s.path, named);
     }
   }
 
@@ -205,22 +148,14 @@ export async function inspectFiles(paths: string[], cwd: string, opts: { now?: D
   for (const f of files) {
     f.items.forEach((item, n) => {
       if (item.kind === "certificate") item.role = certRole(item, f.path);
-      if (item.kind === "certificate" || item.kind === "request") {
-        const ref = `${f.path}#${n + 1}`;
-        owners.set(item.publicKey.fingerprint, [...(owners.get(item.publicKey.fingerprint) ?? []), ref]);
-      }
+      if (item.kind === "certificate" || item.kind === "request") owners.set(item.publicKey.fingerprint, [...(owners.get(item.publicKey.fingerprint) ?? []), `${f.path}#${n + 1}`]);
     });
   }
-  const records = new Map<string, { dir: string; record: FleetRecord } | undefined>();
   for (const f of files) {
     for (const item of f.items) {
       if ((item.kind !== "private-key" && item.kind !== "public-key") || !item.publicKey) continue;
-      const m = owners.get(item.publicKey.fingerprint);
-      if (m) item.matches = m;
-      else if (item.kind === "private-key") {
-        const owner = ownerOnDisk(f.path, item.publicKey.fingerprint, records);
-        if (owner) item.certificate = owner;
-      }
+      item.matches = owners.get(item.publicKey.fingerprint);
+      if (!item.matches && item.kind === "private-key") item.certificate = ownerOnDisk(f.path, item.publicKey.fingerprint);
     }
   }
   return { ok: files.every((f) => !f.error), files };
