@@ -99,7 +99,6 @@ function withDuplicateExtension(pem: string): string {
 }
 
 let go: GoTls;
-let instantiateMs = 0;
 
 beforeAll(async () => {
   ca("ca", "rsa");
@@ -114,10 +113,7 @@ beforeAll(async () => {
   // Legacy: one self-signed certificate per side, each the other's anchor (the seed's v3_req).
   key("legacy", "rsa");
   openssl(["req", "-x509", "-new", "-key", "legacy.key", "-subj", "/CN=skydive-analyzer", "-days", "365", "-addext", "basicConstraints=CA:TRUE", "-addext", "keyUsage=digitalSignature,keyEncipherment,keyCertSign", "-addext", BOTH, "-addext", SAN, "-out", "legacy.crt"]);
-  const t = performance.now();
   go = await loadGoTls();
-  instantiateMs = performance.now() - t;
-  console.log(`go-tls: instantiate ${instantiateMs.toFixed(0)} ms (${go.version()})`);
 });
 
 describe("the committed WebAssembly artifacts", () => {
@@ -247,18 +243,13 @@ describe("verify (x509.Certificate.Verify)", () => {
     expect(go.verify({ chain: read("analyzer.crt"), roots: "garbage\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" })).toMatchObject({ ok: false, kind: "roots" });
   });
 
-  test("timing: a warm verify (RSA and ECDSA)", () => {
-    const timeIt = (chain: string, roots: string) => {
-      // V8 compiles Go's functions lazily and tiers them up as they get hot: warm up first.
-      for (let i = 0; i < 400; i++) go.verify({ chain, roots, name: "analyzer.example" });
-      const n = 300;
-      const t = performance.now();
-      for (let i = 0; i < n; i++) expect(go.verify({ chain, roots, name: "analyzer.example" }).ok).toBe(true);
-      return (performance.now() - t) / n;
-    };
-    const rsa = timeIt(read("analyzer.crt"), read("ca.crt"));
-    const ec = timeIt(read("ecanalyzer.crt"), read("ecca.crt"));
-    console.log(`go-tls: warm verify ${rsa.toFixed(3)} ms (RSA-2048 leaf and CA), ${ec.toFixed(3)} ms (ECDSA P-256)`);
+  test("a chain asked about again is judged the same (Go keeps the last chain parsed)", () => {
+    const chain = read("analyzer.crt"), roots = read("ca.crt");
+    for (let i = 0; i < 3; i++) {
+      expect(go.verify({ chain, roots, name: "analyzer.example" }).ok).toBe(true);
+      expect(go.verify({ chain, roots, name: "nobody.example" }).ok).toBe(false);
+      expect(go.verify({ chain: read("stranger.crt"), roots, name: "stranger.example" }).ok).toBe(false);
+    }
   });
 });
 
@@ -273,16 +264,13 @@ describe("handshake (Skydive's tls.Config, both sides)", () => {
   });
 
   test("0.27 with require_client_cert: the agent's certificate completes TLS 1.3", async () => {
-    const t = performance.now();
     const r = await go.handshake({ release: "0.27", server: { ...analyzer(), requireClientCert: true }, client: agent(), serverName: "analyzer.example" });
-    const ms = performance.now() - t;
     expect(r).toMatchObject({ ok: true, clientCertPresented: true, version: "TLS1.3" });
     expect(r.cipher).toMatch(/^TLS_(AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256)$/);
     expect(r.serverError).toBeUndefined();
     expect(r.clientError).toBeUndefined();
-    const t2 = performance.now();
-    await go.handshake({ release: "0.27", server: { ...analyzer(), requireClientCert: true }, client: agent(), serverName: "10.0.0.4" });
-    console.log(`go-tls: handshake ${ms.toFixed(0)} ms first, ${(performance.now() - t2).toFixed(0)} ms warm (${r.version}, ${r.cipher}, RSA-2048, P-521 after a HelloRetryRequest)`);
+    const byIp = await go.handshake({ release: "0.27", server: { ...analyzer(), requireClientCert: true }, client: agent(), serverName: "10.0.0.4" });
+    expect(byIp).toMatchObject({ ok: true, clientCertPresented: true });
   });
 
   test("0.21 (and 0.27 without require_client_cert): a client without a certificate is accepted", async () => {
@@ -347,7 +335,6 @@ describe("loading", () => {
     // Node 20 cannot import .ts: bundle the loader as scripts/build.mjs bundles dist/ (CommonJS, import.meta.url defined).
     const bundle = join(dir, "loader.cjs");
     buildSync({ entryPoints: [join(ROOT, "src", "skydive", "go-tls.ts")], bundle: true, platform: "node", format: "cjs", outfile: bundle, logLevel: "warning", define: { "import.meta.url": JSON.stringify(pathToFileURL(join(ROOT, "src", "skydive", "go-tls.ts")).href) } });
-    const t = performance.now();
     // A handshake too: its read deadlines are Go timers, which must not keep node alive once it is over.
     const f = (name: string) => `require("node:fs").readFileSync(${JSON.stringify(join(dir, name))}, "utf8")`;
     const script = `require(${JSON.stringify(bundle)}).loadGoTls()
@@ -358,6 +345,5 @@ describe("loading", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe("");
     expect(JSON.parse(r.stderr)).toMatchObject({ ok: true });
-    console.log(`go-tls: node -e (load, one handshake, exit) ${(performance.now() - t).toFixed(0)} ms`);
   });
 });

@@ -81,24 +81,34 @@ func rootPool(rootsPEM string) (*x509.CertPool, bool) {
 
 var errNoRoots = errors.New("no CERTIFICATE block in the roots PEM parses (x509.CertPool.AppendCertsFromPEM returned false; Skydive refuses this file)")
 
-type verifyRequest struct {
-	chain, roots, name, usages, at string
+// chainCache keeps the last chain PEM's parsed certificates: validate asks for
+// the same chain's trust for serverAuth, then clientAuth, then its names.
+// Verify does not modify a Certificate or a CertPool.
+var chainCache struct {
+	pem   string
+	leaf  *x509.Certificate
+	inter *x509.CertPool
+	fail  obj
 }
 
-// verify runs x509.Certificate.Verify on the chain's first certificate with
-// the rest as intermediates. usages is a comma-separated list of names.
-func verify(req verifyRequest) obj {
+// parseChain parses a chain PEM: the leaf, and the rest as intermediates.
+func parseChain(pem string) (*x509.Certificate, *x509.CertPool, obj) {
+	if chainCache.pem == pem && (chainCache.leaf != nil || chainCache.fail != nil) {
+		return chainCache.leaf, chainCache.inter, chainCache.fail
+	}
 	var leaf *x509.Certificate
+	var fail obj
 	inter := x509.NewCertPool()
-	for _, b := range decodePEM([]byte(req.chain)) {
+	for _, b := range decodePEM([]byte(pem)) {
 		if b.Type != "CERTIFICATE" {
 			continue
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			o := failure("parse", err)
-			o["line"] = b.line
-			return o
+			fail = failure("parse", err)
+			fail["line"] = b.line
+			leaf, inter = nil, nil
+			break
 		}
 		if leaf == nil {
 			leaf = c
@@ -106,8 +116,23 @@ func verify(req verifyRequest) obj {
 			inter.AddCert(c)
 		}
 	}
-	if leaf == nil {
-		return failure("chain", errors.New("no CERTIFICATE block in the chain PEM"))
+	if fail == nil && leaf == nil {
+		fail = failure("chain", errors.New("no CERTIFICATE block in the chain PEM"))
+	}
+	chainCache.pem, chainCache.leaf, chainCache.inter, chainCache.fail = pem, leaf, inter, fail
+	return leaf, inter, fail
+}
+
+type verifyRequest struct {
+	chain, roots, name, usages, at string
+}
+
+// verify runs x509.Certificate.Verify on the chain's first certificate with
+// the rest as intermediates. usages is a comma-separated list of names.
+func verify(req verifyRequest) obj {
+	leaf, inter, fail := parseChain(req.chain)
+	if fail != nil {
+		return fail
 	}
 	roots, ok := rootPool(req.roots)
 	if !ok {
