@@ -13,44 +13,18 @@
 import { type Socket, connect as netConnect } from "node:net";
 import { Duplex } from "node:stream";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { dialEntry } from "../skydive/address.js";
 
 export type ConnErrorKind = "refused" | "timeout" | "unresolved" | "unreachable" | "reset" | "plaintext" | "alert" | "closed" | "tls";
 
-export interface ConnError {
-  kind: ConnErrorKind;
-  message: string;
-  /** Node's or OpenSSL's code, e.g. ECONNREFUSED, ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED. */
-  code?: string;
-  /** The TLS alert the server sent, as OpenSSL names it (certificate required, bad certificate). */
-  alert?: string;
-  /** Before TCP connected, during the handshake, or after it (the first read). */
-  stage: "connect" | "handshake" | "read";
-}
+/** `code`: Node's or OpenSSL's (ECONNREFUSED, ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED); `alert`: as OpenSSL names it; `stage`: before TCP connected, during the handshake, or after it (the first read). */
+export type ConnError = { kind: ConnErrorKind; message: string; code?: string; alert?: string; stage: "connect" | "handshake" | "read" };
 
-export interface DialOptions {
-  host: string;
-  port: number;
-  /** A DNS name, never an IP: Go's client sends no SNI for an IP. */
-  servername?: string | undefined;
-  cert?: string | undefined;
-  key?: string | undefined;
-  timeoutMs: number;
-  hostHeader: string;
-}
+/** `servername` is a DNS name, never an IP: Go's client sends no SNI for an IP. */
+export type DialOptions = { host: string; port: number; servername?: string; cert?: string; key?: string; timeoutMs: number; hostHeader: string };
 
-export interface DialOutcome {
-  /** The handshake completed and the server answered (or closed cleanly) without refusing us. */
-  ok: boolean;
-  handshake: boolean;
-  error?: ConnError;
-  tlsVersion?: string;
-  cipher?: string;
-  /** DER, leaf first. */
-  chain: Uint8Array[];
-  /** The first line the server answered after the handshake. */
-  answer?: string;
-  ms: number;
-}
+/** `ok`: the handshake completed and the server answered (or closed cleanly) without refusing us; `chain`: DER, leaf first; `answer`: its first line. */
+export type DialOutcome = { ok: boolean; handshake: boolean; error?: ConnError; tlsVersion?: string; cipher?: string; chain: Uint8Array[]; answer?: string; ms: number };
 
 const ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/;
 const KINDS: Record<string, ConnErrorKind> = { ECONNREFUSED: "refused", ENOTFOUND: "unresolved", EAI_AGAIN: "unresolved", EAI_NONAME: "unresolved", EHOSTUNREACH: "unreachable", ENETUNREACH: "unreachable", EADDRNOTAVAIL: "unreachable", ECONNRESET: "reset", EPIPE: "reset" };
@@ -82,8 +56,7 @@ function served(sock: TLSSocket): Uint8Array[] {
 export function dial(o: DialOptions): Promise<DialOutcome> {
   const started = Date.now();
   return new Promise<DialOutcome>((resolvePromise) => {
-    const first: Buffer[] = [];
-    let firstLength = 0;
+    let first = Buffer.alloc(0);
     let stage: ConnError["stage"] = "connect";
     let tls: TLSSocket | undefined;
     let handshake = false;
@@ -102,10 +75,8 @@ export function dial(o: DialOptions): Promise<DialOutcome> {
       resolvePromise({ ...outcome, ...info, handshake, chain, ms: Date.now() - started });
     };
     const fail = (error: ConnError) => finish({ ok: false, error });
-    const plaintext = (code?: string): ConnError | undefined => {
-      const received = Buffer.concat(first);
-      return received.length && !looksLikeTls(received) ? { kind: "plaintext", stage, code, message: `answers without TLS: "${firstLine(received)}"` } : undefined;
-    };
+    const plaintext = (code?: string): ConnError | undefined =>
+      first.length && !looksLikeTls(first) ? { kind: "plaintext", stage, code, message: `answers without TLS: "${firstLine(first)}"` } : undefined;
 
     // An idle timeout: the connection fails when it makes no progress (connected, handshake done, bytes received)
     // for timeoutMs. The check waits for the event loop's I/O phase, so progress that arrived while this process
@@ -132,7 +103,6 @@ export function dial(o: DialOptions): Promise<DialOutcome> {
       const code = err.code;
       const alert = code ? ALERT.exec(code) : null;
       const kind = code ? KINDS[code] : undefined;
-      const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
       const answered = plaintext(code);
       if (answered) return answered;
       if (alert) {
@@ -141,7 +111,7 @@ export function dial(o: DialOptions): Promise<DialOutcome> {
       }
       if (kind) {
         const message = {
-          refused: `connection refused: nothing listens on ${where}`,
+          refused: `connection refused: nothing listens on ${dialEntry(o.host, o.port)}`,
           unresolved: `${o.host} does not resolve (${code})`,
           unreachable: `unreachable (${code})`,
           reset: `reset the connection ${stage === "read" ? "after" : "during"} the TLS handshake`,
@@ -173,10 +143,7 @@ export function dial(o: DialOptions): Promise<DialOutcome> {
       });
       raw.on("data", (d: Buffer) => {
         progress++;
-        if (firstLength < 256) {
-          first.push(d.subarray(0, 256 - firstLength));
-          firstLength += Math.min(d.length, 256 - firstLength);
-        }
+        if (first.length < 256) first = Buffer.concat([first, d.subarray(0, 256 - first.length)]);
         if (!tap.push(d)) raw.pause();
       });
       raw.on("end", () => tap.push(null));

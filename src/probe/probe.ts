@@ -20,22 +20,13 @@ import { type Target, type TargetOptions, buildTargets } from "./targets.js";
 
 export type Verdict = "good" | "bad" | "unknown";
 
-export interface Problem {
-  /** expired, not-yet-valid, untrusted, wrong-name, rejected, plaintext, refused, timeout, unresolved, unreachable, reset, tls-error, client-cert-refused, not-on-disk, unjudged, expires-soon, client-cert-not-required */
-  id: string;
-  severity: "bad" | "warn";
-  message: string;
-  /** Go's error, verbatim, when Go gave the verdict. */
-  go?: string;
-  /** A command to paste. */
-  remedy?: string;
-  /** What to do, in words, when no skycert command does it. */
-  hint?: string;
-}
-
-export type ChainEntry = ReturnType<typeof chainEntry>;
+/**
+ * `id`: expired, not-yet-valid, untrusted, wrong-name, rejected, plaintext, refused, timeout, unresolved, unreachable, reset,
+ * tls-error, client-cert-refused, not-on-disk, unjudged, expires-soon, client-cert-not-required; `go`: Go's error verbatim;
+ * `remedy`: a command to paste; `hint`: what to do, in words, when no skycert command does it.
+ */
+export type Problem = { id: string; severity: "bad" | "warn"; message: string; go?: string; remedy?: string; hint?: string };
 export type ProbeResult = Awaited<ReturnType<typeof probeOne>>;
-
 export type ProbeReport = Awaited<ReturnType<typeof probe>>;
 export type ProbeOptions = TargetOptions & { timeoutMs: number; concurrency: number; now?: Date };
 
@@ -86,24 +77,17 @@ async function probeOne(t: Target, { go: goTls, now, timeoutMs, show }: Judge) {
   const fixOr = (hint: string): Partial<Problem> => (validateRemedy ? { remedy: validateRemedy } : { hint });
 
   // Up to Skydive 0.26 every analyzers: entry is resolved to its first IP, and Go verifies that IP.
-  let verifiedName = t.name;
-  let resolved: { name: string; ip: string } | undefined;
-  if (dialsResolvedIp(t.release) && isIP(t.name) === 0) {
-    try {
-      const { address } = await dnsLookup(t.name);
-      verifiedName = address;
-      resolved = { name: t.name, ip: address };
-    } catch {
-      bad("unresolved", `${t.name} does not resolve here, and Skydive ${t.release} resolves every analyzers: entry before dialing`);
-    }
-  }
+  const resolved = !dialsResolvedIp(t.release) || isIP(t.name) !== 0 ? undefined : await dnsLookup(t.name).then(
+    ({ address }) => ({ name: t.name, ip: address }),
+    () => void bad("unresolved", `${t.name} does not resolve here, and Skydive ${t.release} resolves every analyzers: entry before dialing`),
+  );
+  const verifiedName = resolved?.ip ?? t.name;
   const servername = isIP(verifiedName) === 0 ? verifiedName : undefined;
   const base = { host: t.host, port: t.port, timeoutMs, hostHeader: t.port === 443 ? t.name : `${t.name}:${t.port}`, servername };
 
   const first = await dial({ ...base, cert: t.client?.cert.text, key: t.client?.key.text });
-  let anonymous: DialOutcome | undefined = t.client ? undefined : first;
   const reachedTls = first.handshake || first.error?.kind === "alert" || first.error?.kind === "closed" || (first.error?.kind === "reset" && first.error.stage !== "connect");
-  if (t.client && reachedTls) anonymous = await dial(base);
+  const anonymous = !t.client ? first : reachedTls ? await dial(base) : undefined;
 
   // A server that never answered a ClientHello may speak plain HTTP (Go's net/http waits for a line break).
   if (first.error?.kind === "timeout" && first.error.stage === "handshake") {
@@ -215,12 +199,7 @@ async function probeOne(t: Target, { go: goTls, now, timeoutMs, show }: Judge) {
     go,
     trust: t.trust && { path: t.trust.path, from: t.trust.from },
     clientCert: {
-      path: t.client?.cert.path,
-      from: t.client?.cert.from,
-      accepted,
-      required,
-      expected: t.expectRequire?.value,
-      expectedFrom: t.expectRequire?.from,
+      path: t.client?.cert.path, from: t.client?.cert.from, accepted, required, expected: t.expectRequire?.value, expectedFrom: t.expectRequire?.from,
       anonymous: anonymous && (anonymous.ok ? `answered${anonymous.answer ? ` "${anonymous.answer}"` : ""}` : (anonymous.error?.message ?? "failed")),
     },
     disk: t.disk && { path: t.disk.path, fingerprint: t.disk.fingerprint, from: t.disk.from, same: diskSame },

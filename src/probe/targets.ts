@@ -4,9 +4,9 @@
  * client rules apply, and what is on disk to compare with. They come from the
  * flags, a host's Skydive config (--config), or a fleet record (--fleet).
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { isIP } from "node:net";
-import { basename, extname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { SkycertError, usageError } from "../cli/errors.js";
 import { readInput } from "../fs/files.js";
 import { privateKeyPem, readPrivateKey, sha256Fingerprint } from "../pki/keys.js";
@@ -17,17 +17,9 @@ import { type FleetRecord, type RecordHost, RECORD_FILE, abs, readRecord } from 
 import { REQUIRE_CLIENT_CERT, ROLES, type Release, type Role, canRequireClientCert, keysOf } from "../skydive/release.js";
 import { AGENT_PORT, ANALYZER_PORT, CONFIG_FILE } from "../skydive/settings.js";
 
-export interface PemFile {
-  path: string;
-  text: string;
-  /** Where it was named: a flag, a config key, the fleet record. */
-  from: string;
-}
-
-export interface ClientPair {
-  cert: PemFile;
-  key: PemFile;
-}
+/** A file read for a target; `from` says where it was named: a flag, a config key, the fleet record. */
+export type PemFile = { path: string; text: string; from: string };
+export type ClientPair = { cert: PemFile; key: PemFile };
 
 export interface Target {
   /** As given, or `address:port` for a fleet host. */
@@ -44,34 +36,22 @@ export interface Target {
   trust?: PemFile;
   /** The certificate this server should serve: the record's host certificate, or the config's server certificate. */
   disk?: { path: string; fingerprint: string; from: string; pem: string };
-  /** tls.require_client_cert, as the server's config sets it (honoured from Skydive 0.27). */
+  /** tls.require_client_cert as the server's config sets it (honoured from Skydive 0.27). */
   expectRequire?: { value: boolean; from: string };
   /** The Skydive config the server runs with, for remedies. */
   config?: string;
 }
 
-export interface TargetOptions {
-  cwd: string;
-  addresses: string[];
-  fleet?: string;
-  config?: string;
-  cert?: string;
-  key?: string;
-  ca?: string;
-  name?: string;
-  skydive?: Release;
-  env: Record<string, string | undefined>;
-}
+export type TargetOptions = Partial<Record<"fleet" | "config" | "cert" | "key" | "ca" | "name", string>> & { cwd: string; addresses: string[]; skydive?: Release; env: Record<string, string | undefined> };
 
 /** An address to probe, checked: its host and port (the analyzer's by default). */
-export function parseAddress(value: string, defaultPort = ANALYZER_PORT): { host: string; port: number } {
+export function parseAddress(value: string): { host: string; port: number } {
   const bad = (why: string) => usageError(`address "${value}": ${why}`, "give ADDR or ADDR:PORT, e.g. 10.0.0.4, 10.0.0.4:8082, [fd00::4]:8082, analyzer.example:8082");
   const { host, port } = splitAddress(value);
   if (host === "") throw bad("no host");
   if (isIP(host) === 0 && !/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/.test(host)) throw bad("not an IP address or a DNS name");
-  if (port === undefined) return { host, port: defaultPort };
-  if (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw bad("the port must be 1 to 65535");
-  return { host, port: Number(port) };
+  if (port !== undefined && (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)) throw bad("the port must be 1 to 65535");
+  return { host, port: port === undefined ? ANALYZER_PORT : Number(port) };
 }
 
 function readCert(path: string, from: string): PemFile & { der: Uint8Array } {
@@ -118,18 +98,6 @@ async function fromConfig(path: string, o: TargetOptions) {
   };
 }
 
-/** The certificate and key in a client's folder (skycert init client writes client.crt and client.key). */
-function pairIn(dir: string): { cert: string; key: string } | undefined {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return undefined;
-  }
-  const crt = names.filter((n) => extname(n) === ".crt").sort().find((n) => names.includes(`${basename(n, ".crt")}.key`));
-  return crt ? { cert: join(dir, crt), key: join(dir, `${basename(crt, ".crt")}.key`) } : undefined;
-}
-
 /**
  * The pair the fleet probes with, as an agent dials its analyzers: an agent
  * host's own certificate and key; else any host's; else a client certificate
@@ -140,10 +108,8 @@ async function fleetClient(dir: string, record: FleetRecord): Promise<ClientPair
   const isAnalyzer = (h: RecordHost) => h.roles.includes("analyzer");
   const candidates = [
     ...[...record.hosts.filter((h) => !isAnalyzer(h)), ...record.hosts.filter(isAnalyzer)].map((h) => ({ cert: abs(dir, h.cert), key: abs(dir, h.key), from: `the fleet record's ${isAnalyzer(h) ? "analyzer" : "agent"} ${h.name}` })),
-    ...(record.clients ?? []).flatMap((c) => {
-      const p = pairIn(abs(dir, c.dir));
-      return p ? [{ ...p, from: `the fleet record's client ${c.name}` }] : [];
-    }),
+    // skycert init client writes client.crt and client.key.
+    ...(record.clients ?? []).map((c) => ({ cert: join(abs(dir, c.dir), "client.crt"), key: join(abs(dir, c.dir), "client.key"), from: `the fleet record's client ${c.name}` })),
   ];
   for (const c of candidates) {
     if (!existsSync(c.cert) || !existsSync(c.key)) continue;
@@ -158,7 +124,6 @@ async function fleetClient(dir: string, record: FleetRecord): Promise<ClientPair
 
 function hostConfig(dir: string, h: RecordHost): { path: string; require: boolean } | undefined {
   const path = join(abs(dir, h.dir), CONFIG_FILE);
-  if (!existsSync(path)) return undefined;
   try {
     return { path, require: settingTrue(readSetting(readConfigFile(path, "config"), {}, REQUIRE_CLIENT_CERT)) };
   } catch {
