@@ -1,15 +1,12 @@
 /**
  * `skycert inspect FILE...`: what certificates, requests and keys hold, as
- * plain data, and which of skycert's roles each certificate is. A file may
- * hold several PEM blocks or one DER object; a Skydive config (skydive.yml) is
- * inspected through the certificates and keys it names. Key material never
- * appears: keys are named by the SHA-256 of their public key, the same
- * fingerprint a certificate's key shows, so a key and its certificate can be
- * matched; an encrypted key is reported as encrypted and not opened.
+ * plain data (items.ts), and which of skycert's roles each certificate is
+ * (roles.ts). A file may hold several PEM blocks or one DER object; a Skydive
+ * config (skydive.yml) is inspected through the certificates and keys it
+ * names. A key is matched to its certificate by its public key's SHA-256.
  */
 import { existsSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { SkycertError } from "../cli/errors.js";
 import { readInput } from "../fs/files.js";
 import { parsePem } from "../pki/pem.js";
 import { firstCertificate } from "../pki/read.js";
@@ -19,26 +16,18 @@ import { ANALYZERS, REQUIRE_CLIENT_CERT, type Release, fileKeys } from "../skydi
 import { type InspectItem, type KeyItem, blockItem, derItem } from "./items.js";
 import { certRole } from "./roles.js";
 
-/** A certificate or key setting as Skydive reads it (the SKYDIVE_* variable over the file), and the file it names here. */
-export type ConfigSetting = Pick<Setting, "key" | "source" | "fromEnv"> & { value: string; path: string };
-
 export interface InspectedFile {
   path: string;
   items: InspectItem[];
   /** Why nothing (or not everything) could be read from it. */
   error?: string;
-  /** A Skydive config: its certificate and key settings; the files they name follow as their own entries. */
-  config?: { schema: "legacy" | "tls.*" | "legacy and tls.*"; release?: Release; settings: ConfigSetting[] };
-  /** This file was named by a config given on the command line. */
+  /** A Skydive config: its certificate and key settings as Skydive reads them (SKYDIVE_* over the file), each with the file it names here; those files follow as their own entries. */
+  config?: { schema: "legacy" | "tls.*" | "legacy and tls.*"; release?: Release; settings: (Pick<Setting, "key" | "source" | "fromEnv"> & { value: string; path: string })[] };
   namedBy?: { config: string; keys: string[] };
 }
 
-export interface InspectResult {
-  ok: boolean;
-  files: InspectedFile[];
-}
+export type InspectResult = Awaited<ReturnType<typeof inspectFiles>>;
 
-const MAX_BYTES = 16 * 1024 * 1024;
 /** The certificate and key settings of both schemas, in the order a host loads them. */
 const FILE_SETTINGS = [...new Set([...fileKeys("0.27"), ...fileKeys("legacy")])];
 /** Keys whose presence marks a YAML mapping as a Skydive config. */
@@ -53,10 +42,10 @@ const PEM_PROBLEMS = { truncated: "has no END line", mismatch: "ends with a diff
 async function readFile(path: string, now: Date, given: boolean): Promise<InspectedFile & { asConfig?: SkydiveConfig }> {
   let input;
   try {
-    input = readInput(path, "inspect", MAX_BYTES);
+    input = readInput(path, "inspect", 16 * 1024 * 1024);
   } catch (err) {
-    if (given || !(err instanceof SkycertError)) throw err;
-    return { path, items: [], error: err.message.replace(/^inspect \S+: /, "") };
+    if (given) throw err;
+    return { path, items: [], error: (err as Error).message.replace(/^inspect \S+: /, "") };
   }
   const { blocks, problem } = parsePem(input.text);
   const items: InspectItem[] = [];
@@ -73,26 +62,14 @@ async function readFile(path: string, now: Date, given: boolean): Promise<Inspec
   if (input.bytes.length === 0) return { path, items, error: "the file is empty" };
   const item = await derItem(new Uint8Array(input.bytes), now);
   if (item) return { path, items: [item] };
-  const asConfig = given ? configIn(path) : undefined;
-  return asConfig ? { path, items, asConfig } : { path, items, error: "no PEM block, and not a DER certificate, request or key, nor a Skydive config" };
-}
-
-/** A YAML mapping with at least one setting Skydive knows; anything else is not a config. */
-function configIn(path: string): SkydiveConfig | undefined {
   try {
-    const config = readConfigFile(path, "inspect");
-    return CONFIG_MARKERS.some((k) => lookup(config.data, k) !== undefined) ? config : undefined;
+    // A YAML mapping with at least one setting Skydive knows; anything else is not a config.
+    const asConfig = given ? readConfigFile(path, "inspect") : undefined;
+    if (asConfig && CONFIG_MARKERS.some((k) => lookup(asConfig.data, k) !== undefined)) return { path, items, asConfig };
   } catch {
-    return undefined;
+    /* not YAML */
   }
-}
-
-function configSettings(config: SkydiveConfig, cwd: string): ConfigSetting[] {
-  return FILE_SETTINGS.flatMap((key) => {
-    const s = readSetting(config, process.env, key);
-    if (typeof s?.value !== "string" || s.value.trim() === "") return [];
-    return [{ key, value: s.value, source: s.source, fromEnv: s.fromEnv, path: settingPath(config, { value: s.value, fromEnv: s.fromEnv }, cwd) }];
-  });
+  return { path, items, error: "no PEM block, and not a DER certificate, request or key, nor a Skydive config" };
 }
 
 /**
@@ -108,14 +85,11 @@ function ownerOnDisk(keyPath: string, fingerprint: string): KeyItem["certificate
     ...(host ? [{ path: abs(found!.dir, host.cert), found: `the fleet record's host ${host.name}` }] : []),
     ...[".crt", ".pem", ".cert", ".cer"].map((ext) => ({ path: stem + ext, found: "beside it" })),
   ];
-  for (const c of candidates) {
-    const cert = c.path !== keyPath && existsSync(c.path) ? firstCertificate(c.path) : undefined;
-    if (cert?.publicKey.fingerprint === fingerprint) return { path: c.path, subject: cert.subject, found: c.found };
-  }
-  return undefined;
+  const owner = candidates.find((c) => c.path !== keyPath && existsSync(c.path) && firstCertificate(c.path)?.publicKey.fingerprint === fingerprint);
+  return owner && { path: owner.path, subject: firstCertificate(owner.path)!.subject, found: owner.found };
 }
 
-export async function inspectFiles(paths: string[], cwd: string): Promise<InspectResult> {
+export async function inspectFiles(paths: string[], cwd: string) {
   const now = new Date();
   const files: InspectedFile[] = [];
   const byPath = new Map<string, InspectedFile>();
@@ -127,7 +101,11 @@ export async function inspectFiles(paths: string[], cwd: string): Promise<Inspec
     if (byPath.has(file.path) && !config) continue;
     add(file);
     if (!config) continue;
-    const settings = configSettings(config, cwd);
+    const settings = FILE_SETTINGS.flatMap((key) => {
+      const s = readSetting(config, process.env, key);
+      if (typeof s?.value !== "string" || s.value.trim() === "") return [];
+      return [{ key, value: s.value, source: s.source, fromEnv: s.fromEnv, path: settingPath(config, { value: s.value, fromEnv: s.fromEnv }, cwd) }];
+    });
     const tls = settings.filter((s) => s.key.startsWith("tls.")).length;
     file.config = { schema: tls === settings.length ? "tls.*" : tls ? "legacy and tls.*" : "legacy", release: findRecord(config.path)?.record.skydive, settings };
     if (settings.length === 0) file.error = `a Skydive config, but it names no certificate or key (none of ${FILE_SETTINGS.join(", ")})`;
@@ -144,19 +122,16 @@ export async function inspectFiles(paths: string[], cwd: string): Promise<Inspec
   }
 
   // Roles, then which keys belong to which certificates and requests.
+  const all = files.flatMap((f) => f.items.map((item, n) => ({ path: f.path, item, ref: `${f.path}#${n + 1}` })));
   const owners = new Map<string, string[]>();
-  for (const f of files) {
-    f.items.forEach((item, n) => {
-      if (item.kind === "certificate") item.role = certRole(item, f.path);
-      if (item.kind === "certificate" || item.kind === "request") owners.set(item.publicKey.fingerprint, [...(owners.get(item.publicKey.fingerprint) ?? []), `${f.path}#${n + 1}`]);
-    });
+  for (const { path, item, ref } of all) {
+    if (item.kind === "certificate") item.role = certRole(item, path);
+    if (item.kind === "certificate" || item.kind === "request") owners.set(item.publicKey.fingerprint, [...(owners.get(item.publicKey.fingerprint) ?? []), ref]);
   }
-  for (const f of files) {
-    for (const item of f.items) {
-      if ((item.kind !== "private-key" && item.kind !== "public-key") || !item.publicKey) continue;
-      item.matches = owners.get(item.publicKey.fingerprint);
-      if (!item.matches && item.kind === "private-key") item.certificate = ownerOnDisk(f.path, item.publicKey.fingerprint);
-    }
+  for (const { path, item } of all) {
+    if ((item.kind !== "private-key" && item.kind !== "public-key") || !item.publicKey) continue;
+    item.matches = owners.get(item.publicKey.fingerprint);
+    if (!item.matches && item.kind === "private-key") item.certificate = ownerOnDisk(path, item.publicKey.fingerprint);
   }
   return { ok: files.every((f) => !f.error), files };
 }

@@ -1,10 +1,8 @@
 /**
- * One PEM block or DER object as plain data. Certificates and requests are
- * read by pki/read.ts (@peculiar/x509); keys by node:crypto, which opens a key
- * only to describe its public half; an encrypted key's scheme is read from its
- * AlgorithmIdentifier by node-forge's ASN.1 parser, and the key is not opened.
- * Nothing here returns key material: a private key is named by the SHA-256 of
- * its public key, the fingerprint a certificate's key shows too.
+ * One PEM block or DER object as plain data, never key material. Certificates
+ * and requests are read by pki/read.ts; keys by node:crypto, which opens a key
+ * only to describe its public half; an encrypted key is not opened: its scheme
+ * is read from its AlgorithmIdentifier by node-forge's ASN.1 parser.
  */
 import { type KeyObject, createPrivateKey, createPublicKey } from "node:crypto";
 import asn1 from "node-forge/lib/asn1.js";
@@ -16,44 +14,9 @@ import { formatSan } from "../pki/san.js";
 import type { CertRole } from "./roles.js";
 
 export type KeySummary = Omit<PublicKeyInfo, "spki">;
-
-export interface ExtensionsSummary {
-  subjectAltNames: string[];
-  keyUsage: { usages: string[]; critical: boolean } | null;
-  extendedKeyUsage: { usages: string[]; oids: string[]; critical: boolean } | null;
-  basicConstraints: { ca: boolean; pathlen: number | null; critical: boolean } | null;
-  subjectKeyIdentifier: string | null;
-  authorityKeyIdentifier: string | null;
-  /** Every extension, in order, duplicates included. */
-  all: { name: string; oid: string; critical: boolean }[];
-}
-
-export interface CertificateItem extends ExtensionsSummary {
-  kind: "certificate";
-  /** 1-based line of the PEM block, or 0 for DER. */
-  line: number;
-  version: number | null;
-  subject: string;
-  issuer: string;
-  selfSigned: boolean;
-  serial: string;
-  /** As encoded: Go refuses negative and non-minimal serials. */
-  serialEncoding: { octets: number; negative: boolean; minimal: boolean };
-  notBefore: string;
-  notAfter: string;
-  daysLeft: number;
-  status: "valid" | "expired" | "not yet valid";
-  signatureAlgorithm: string;
-  publicKey: KeySummary;
-  fingerprint: string;
-  role?: CertRole;
-}
-
-export interface RequestItem extends Pick<CertificateItem, "line" | "subject" | "signatureAlgorithm" | "publicKey" | "fingerprint"> {
-  kind: "request";
-  signatureValid: boolean;
-  requestedExtensions: ExtensionsSummary;
-}
+export type ExtensionsSummary = ReturnType<typeof extensionsSummary>;
+export type CertificateItem = ReturnType<typeof certificateItem> & { role?: CertRole };
+export type RequestItem = Awaited<ReturnType<typeof requestItem>>;
 
 export interface KeyItem {
   kind: "private-key" | "public-key";
@@ -87,7 +50,8 @@ export function keySummary(key: KeyObject): KeySummary {
 const spkiSummary = (der: Uint8Array) => keySummary(createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" }));
 const colons = (hex: string | undefined) => (hex ? colonHex(Buffer.from(hex, "hex")) : null);
 
-function extensionsSummary(i: CertInfo): ExtensionsSummary {
+/** Each of the usual extensions (null when absent), then every extension in order, duplicates included. */
+function extensionsSummary(i: CertInfo) {
   const { extendedKeyUsage: eku, basicConstraints: bc } = i;
   return {
     subjectAltNames: [...i.subjectAltNames.map(formatSan), ...i.otherNames, ...(i.invalidIpSans ?? []).map((v) => `IP:${v} (invalid)`)],
@@ -100,11 +64,12 @@ function extensionsSummary(i: CertInfo): ExtensionsSummary {
   };
 }
 
-export function certificateItem(der: Uint8Array, line: number, now: Date): CertificateItem {
+/** `line`: the PEM block's, 1-based, or 0 for DER. The serial's encoding is kept: Go refuses negative and non-minimal serials. */
+export function certificateItem(der: Uint8Array, line: number, now: Date) {
   const i = readCertificate(der);
   const [notBefore, notAfter, { hex, ...serialEncoding }] = [i.notBefore!, i.notAfter!, i.serial!];
   return {
-    kind: "certificate",
+    kind: "certificate" as const,
     line,
     version: i.version ?? null,
     subject: i.subject,
@@ -123,29 +88,19 @@ export function certificateItem(der: Uint8Array, line: number, now: Date): Certi
   };
 }
 
-export async function requestItem(der: Uint8Array, line: number): Promise<RequestItem> {
+export async function requestItem(der: Uint8Array, line: number) {
   const i = readRequest(der);
   // A CSR is signed by its own key; @peculiar/x509 checks it with WebCrypto.
   const signatureValid = await new Pkcs10CertificateRequest(Buffer.from(der)).verify().catch(() => false);
-  const { subject, signature, publicKey, fingerprint } = i;
-  return { kind: "request", line, subject, signatureAlgorithm: signature.name, signatureValid, publicKey: spkiSummary(publicKey.spki), requestedExtensions: extensionsSummary(i), fingerprint };
+  return { kind: "request" as const, line, subject: i.subject, signatureAlgorithm: i.signature.name, signatureValid, publicKey: spkiSummary(i.publicKey.spki), requestedExtensions: extensionsSummary(i), fingerprint: i.fingerprint };
 }
 
 const PBES2 = "1.2.840.113549.1.5.13";
-const PBE: Record<string, string> = {
-  [PBES2]: "PBES2",
-  "1.2.840.113549.1.12.1.3": "pbeWithSHA1And3-KeyTripleDES-CBC",
-  "1.2.840.113549.1.12.1.6": "pbeWithSHA1And40BitRC2-CBC",
-  "1.2.840.113549.1.5.3": "pbeWithMD5AndDES-CBC",
-  "1.2.840.113549.1.5.10": "pbeWithSHA1AndDES-CBC",
-};
-const CIPHERS: Record<string, string> = {
-  "2.16.840.1.101.3.4.1.2": "aes-128-cbc",
-  "2.16.840.1.101.3.4.1.22": "aes-192-cbc",
-  "2.16.840.1.101.3.4.1.42": "aes-256-cbc",
-  "1.2.840.113549.3.7": "des-ede3-cbc",
-  "1.3.14.3.2.7": "des-cbc",
-};
+const PKCS5 = "1.2.840.113549.1.5.";
+const PKCS12 = "1.2.840.113549.1.12.1.";
+const PBE: Record<string, string> = { [PBES2]: "PBES2", [`${PKCS12}3`]: "pbeWithSHA1And3-KeyTripleDES-CBC", [`${PKCS12}6`]: "pbeWithSHA1And40BitRC2-CBC", [`${PKCS5}3`]: "pbeWithMD5AndDES-CBC", [`${PKCS5}10`]: "pbeWithSHA1AndDES-CBC" };
+const AES = "2.16.840.1.101.3.4.1.";
+const CIPHERS: Record<string, string> = { [`${AES}2`]: "aes-128-cbc", [`${AES}22`]: "aes-192-cbc", [`${AES}42`]: "aes-256-cbc", "1.2.840.113549.3.7": "des-ede3-cbc", "1.3.14.3.2.7": "des-cbc" };
 
 type Asn1 = ReturnType<typeof asn1.fromDer>;
 const children = (node: Asn1 | undefined): Asn1[] => (node && Array.isArray(node.value) ? (node.value as Asn1[]) : []);
@@ -179,18 +134,10 @@ const encryptedKeyItem = (line: number, format: string, encryption: string): Key
 
 export async function blockItem(block: PemBlock, now: Date): Promise<InspectItem> {
   const { label, der, line } = block;
-  switch (label) {
-    case "CERTIFICATE":
-    case "X509 CERTIFICATE":
-      return certificateItem(der, line, now);
-    case "CERTIFICATE REQUEST":
-    case "NEW CERTIFICATE REQUEST":
-      return requestItem(der, line);
-    case "ENCRYPTED PRIVATE KEY":
-      return encryptedKeyItem(line, "PKCS#8", pkcs8Encryption(der));
-    case "PUBLIC KEY":
-      return publicKeyItem(der, line, "SubjectPublicKeyInfo");
-  }
+  if (label === "CERTIFICATE" || label === "X509 CERTIFICATE") return certificateItem(der, line, now);
+  if (label === "CERTIFICATE REQUEST" || label === "NEW CERTIFICATE REQUEST") return requestItem(der, line);
+  if (label === "ENCRYPTED PRIVATE KEY") return encryptedKeyItem(line, "PKCS#8", pkcs8Encryption(der));
+  if (label === "PUBLIC KEY") return publicKeyItem(der, line, "SubjectPublicKeyInfo");
   if (!Object.hasOwn(PRIVATE_FORMATS, label)) return { kind: "unsupported", line, label };
   const [type, format] = PRIVATE_FORMATS[label as keyof typeof PRIVATE_FORMATS];
   if (!/ENCRYPTED/.test(block.headers["Proc-Type"] ?? "")) return privateKeyItem(der, line, type, format);

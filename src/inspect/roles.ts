@@ -18,7 +18,6 @@ import type { CertificateItem } from "./items.js";
 
 export interface CertRole {
   kind: "legacy-pair" | "ca" | "host" | "client" | "server-only" | "other";
-  /** In words, for the view. */
   text: string;
   /** The seed's pair: whose it is (from the config beside it, else its CN). */
   legacyRole?: Role;
@@ -34,10 +33,7 @@ function legacyRole(path: string, subject: string): Role | undefined {
   for (let dir = dirname(path), i = 0; i < 3; i++, dir = dirname(dir)) {
     try {
       const { data } = readConfigFile(join(dir, CONFIG_FILE), "config");
-      const names = (key: string) => {
-        const v = lookup(data, key);
-        return typeof v === "string" && v !== "" && resolve(dir, v) === path;
-      };
+      const names = (key: string, v = lookup(data, key)) => typeof v === "string" && v !== "" && resolve(dir, v) === path;
       if (names(server.cert)) return "analyzer";
       if (names(client.cert)) return "agent";
     } catch {
@@ -69,19 +65,13 @@ export function certRole(item: CertificateItem, path: string): CertRole {
     const hosts = found?.record.hosts ?? [];
     const h = hosts.find((x) => abs(found!.dir, x.cert) === path) ?? hosts.find((x) => firstCertificate(abs(found!.dir, x.cert))?.fingerprint === item.fingerprint);
     if (!h) return { kind: "host", text: "a host certificate (serverAuth + clientAuth: serves a Skydive API and dials with the same key)" };
-    return {
-      kind: "host",
-      text: `a fleet host certificate (serverAuth + clientAuth: serves the API and dials) of ${h.name}, ${h.roles.join(" + ")}, at ${h.address}`,
-      host: { name: h.name, roles: h.roles, address: h.address, fleet: found!.dir },
-    };
+    const text = `a fleet host certificate (serverAuth + clientAuth: serves the API and dials) of ${h.name}, ${h.roles.join(" + ")}, at ${h.address}`;
+    return { kind: "host", text, host: { name: h.name, roles: h.roles, address: h.address, fleet: found!.dir } };
   }
   if (client) {
     const c = found?.record.clients?.find((x) => abs(found.dir, x.dir) === dirname(path));
-    return {
-      kind: "client",
-      text: `a client certificate (clientAuth only, as skycert init client makes for skydive client --cert)${c ? ` of ${c.name}` : ""}`,
-      client: c && { name: c.name, fleet: found!.dir },
-    };
+    const text = `a client certificate (clientAuth only, as skycert init client makes for skydive client --cert)${c ? ` of ${c.name}` : ""}`;
+    return { kind: "client", text, client: c && { name: c.name, fleet: found!.dir } };
   }
   if (server) return { kind: "server-only", text: "a server certificate (serverAuth only): a Skydive process also dials with its certificate, which needs clientAuth" };
   return { kind: "other", text: "none of the roles skycert issues (no serverAuth or clientAuth, not a CA)" };
