@@ -2,12 +2,10 @@ import { type Command, InvalidArgumentError } from "commander";
 import { resolve } from "node:path";
 import { someFailed, usageError } from "../cli/errors.js";
 import { collectSans, keyTypeOption, parseBits, parseDays, parseSpan, usageSections, withCommonOptions } from "../cli/flags.js";
-import { type San, type SanType, sanFromAddress } from "../pki/san.js";
+import { type San, sanFromAddress } from "../pki/san.js";
 import type { RenewOptions } from "./renew.js";
 
 type RenewFlags = Omit<RenewOptions, "cwd" | "cert" | "passphrase"> & { passphraseFile?: string; fleet?: string; within?: number; json?: boolean };
-
-const TYPED = /^(DNS|IP|email|URI):(.*)$/;
 
 /**
  * `--drop-san` names SANs the certificate has: an address (an IP if it parses
@@ -15,21 +13,16 @@ const TYPED = /^(DNS|IP|email|URI):(.*)$/;
  * email:x, URI:x). Repeatable, or comma-separated.
  */
 export function collectDropSans(value: string, previous: San[] = []): San[] {
-  const out = previous.slice();
-  for (const item of value.split(",").map((s) => s.trim())) {
-    const typed = TYPED.exec(item);
-    if (typed && (typed[1] === "email" || typed[1] === "URI")) {
-      if (!typed[2]) throw new InvalidArgumentError(`"${item}" names no ${typed[1]} value.`);
-      out.push({ type: typed[1] as SanType, value: typed[2] });
-      continue;
-    }
-    const address = typed ? typed[2]! : item;
-    const { san, problem } = sanFromAddress(address);
+  return [...previous, ...value.split(",").map((item): San => {
+    item = item.trim();
+    const [, type, typed] = /^(DNS|IP|email|URI):(.*)$/.exec(item) ?? [];
+    if ((type === "email" || type === "URI") && !typed) throw new InvalidArgumentError(`"${item}" names no ${type} value.`);
+    if (type === "email" || type === "URI") return { type, value: typed! };
+    const { san, problem } = sanFromAddress(typed ?? item);
     if (!san) throw new InvalidArgumentError(`"${item}" ${problem}.`);
-    if (typed && san.type !== typed[1]) throw new InvalidArgumentError(`"${item}": ${address} is ${san.type === "IP" ? "an IP address" : "a DNS name"}, not ${typed[1]}.`);
-    out.push(san);
-  }
-  return out;
+    if (type && san.type !== type) throw new InvalidArgumentError(`"${item}": ${typed} is ${san.type === "IP" ? "an IP address" : "a DNS name"}, not ${type}.`);
+    return san;
+  })];
 }
 
 /** Flags of one certificate's renewal that --fleet does not take. */
@@ -42,9 +35,8 @@ export function register(program: Command): void {
     .description(
       "Re-issue CERT with the same key, subject and extensions, a new random serial and a new validity, signed as before: " +
         "a self-signed certificate by its own key, a CA-signed one by its CA (--ca, else the fleet record's, else a ca/ folder near it). " +
-        "Every extension is carried byte for byte, in order; --san adds names and --drop-san removes them (the added and removed " +
-        "names are reported, and a fleet host's record follows), --profile re-derives the extensions from skycert's profile for the " +
-        "certificate's kind, --rekey makes a new key. A CA keeps its key, so every certificate it signed stays valid. CERT is " +
+        "Every extension is carried byte for byte, in order; the names added and removed are reported, and a fleet host's record follows. " +
+        "A CA keeps its key, so every certificate it signed stays valid. CERT is " +
         "replaced atomically (0444) once the new certificate is proved to certify the key and verify with its signer, in Go too.\n\n" +
         "--fleet DIR renews every host and client certificate of a fleet that expires within --within (default 30d), keeping keys " +
         "and SANs; never the CA, which it names when it expires within the window.",
@@ -67,61 +59,55 @@ export function register(program: Command): void {
     .option("--fleet <dir>", "renew every host and client certificate of this fleet (its skycert.json) that expires within --within")
     .option("--within <span>", "with --fleet: the window, in days or with d, w, m, y (30d, 12w, 6m, 1y; default 30d)", parseSpan)
     .option("--dry-run", "show what would change, and write nothing");
-  withCommonOptions(cmd)
-    .addHelpText(
-      "after",
-      usageSections({
-        positional: [["cert", "the certificate to renew; its key, CA and fleet record are found from its path"]],
-        examples: [
-          "skycert renew analyzer/analyzer.domain.com.crt            # the seed's self-signed pair",
-          "skycert renew pki/agents/node-a/agent.crt --days 90",
-          "skycert renew pki/analyzers/a1/analyzer.crt --san 10.0.0.5  # adds it, keeps the other names",
-          "skycert renew pki/agents/node-a/agent.crt --drop-san analyzer.domain.com",
-          "skycert renew pki/agents/node-a/agent.crt --profile       # serverAuth + clientAuth, as init issues",
-          "skycert renew pki/agents/node-a/agent.crt --rekey --key-type ecdsa",
-          "skycert renew pki/ca/skydive-ca.crt --passphrase-file pass.txt  # same key: what it signed stays valid",
-          "skycert renew old.crt --ca new-pki --change-ca",
-          "",
-          "# A fleet: every host and client expiring within the window (default 30d), keys and SANs kept:",
-          "skycert renew --fleet pki --dry-run",
-          "skycert renew --fleet pki --within 12w --json",
-        ],
-        exitCodes: `
+  withCommonOptions(cmd).addHelpText("after", usageSections({
+    positional: [["cert", "the certificate to renew; its key, CA and fleet record are found from its path"]],
+    examples: [
+      "skycert renew analyzer/analyzer.domain.com.crt            # the seed's self-signed pair",
+      "skycert renew pki/agents/node-a/agent.crt --days 90",
+      "skycert renew pki/analyzers/a1/analyzer.crt --san 10.0.0.5  # adds it, keeps the other names",
+      "skycert renew pki/agents/node-a/agent.crt --drop-san analyzer.domain.com",
+      "skycert renew pki/agents/node-a/agent.crt --profile       # serverAuth + clientAuth, as init issues",
+      "skycert renew pki/agents/node-a/agent.crt --rekey --key-type ecdsa",
+      "skycert renew pki/ca/skydive-ca.crt --passphrase-file pass.txt  # same key: what it signed stays valid",
+      "skycert renew old.crt --ca new-pki --change-ca",
+      "",
+      "# A fleet: every host and client expiring within the window (default 30d), keys and SANs kept:",
+      "skycert renew --fleet pki --dry-run",
+      "skycert renew --fleet pki --within 12w --json",
+    ],
+    exitCodes: `
 Exit codes:
   0  success
   1  failure: the key is not CERT's, another CA signed it (without --change-ca), CERT is a symlink without
      --force or changed meanwhile, a write failed, a fleet host failed (the others are done)
   2  usage: unknown or conflicting flags, bad flag value, missing or unreadable CERT, key, CA or cnf`,
-      }),
-    )
-    .action(async (cert: string | undefined, flags: RenewFlags) => {
-      const [{ render }, { passphraseSource }] = await Promise.all([import("../cli/render.js"), import("../cli/passphrase.js")]);
-      const json = Boolean(flags.json);
-      const cwd = process.cwd();
-      const passphrase = passphraseSource(flags.passphraseFile, (p) => resolve(p));
-      if ((flags.keyType || flags.bits !== undefined) && !flags.rekey) throw usageError(`${flags.keyType ? "--key-type" : "--bits"} applies to the new key of --rekey`, "add --rekey, or drop it");
-      if (flags.keyType === "ecdsa" && flags.bits !== undefined) throw usageError("--bits is for RSA keys; ECDSA keys are P-256");
+  }));
+  cmd.action(async (cert: string | undefined, flags: RenewFlags) => {
+    const [{ render }, { passphraseSource }, { fleetView, renewView }] = await Promise.all([import("../cli/render.js"), import("../cli/passphrase.js"), import("./view.js")]);
+    const { fleet } = flags;
+    const json = Boolean(flags.json);
+    const opts = { ...flags, cwd: process.cwd(), passphrase: passphraseSource(flags.passphraseFile, (p) => resolve(p)) };
+    if ((flags.keyType || flags.bits !== undefined) && !flags.rekey) throw usageError(`${flags.keyType ? "--key-type" : "--bits"} applies to the new key of --rekey`, "add --rekey, or drop it");
+    if (flags.keyType === "ecdsa" && flags.bits !== undefined) throw usageError("--bits is for RSA keys; ECDSA keys are P-256");
 
-      if (flags.fleet !== undefined) {
-        if (cert !== undefined) throw usageError(`renew takes CERT or --fleet DIR, not both (got ${cert})`, "run one renewal at a time");
-        for (const name of NOT_WITH_FLEET) {
-          const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-          if (flags[name] !== undefined) throw usageError(`${flag} does not apply with --fleet: each certificate keeps its key, names and signer (the fleet's CA)`, `renew that certificate on its own: skycert renew CERT ${flag} ...`);
-        }
-        const [{ renewFleet }, { fleetView }, { withProgress }] = await Promise.all([import("./fleet.js"), import("./view.js"), import("../cli/progress.js")]);
-        const { fleet, within = 30 } = flags;
-        const result = await withProgress(flags.dryRun ? "checking" : "renewing", json, (onProgress) => renewFleet({ ...flags, cwd, fleet, withinDays: within, passphrase, onProgress }));
-        render(result, fleetView, { json });
-        const failed = someFailed(result.hosts, "certificates", "fix those hosts and run the same command again: the certificates renewed are no longer due");
-        if (failed) throw failed;
-        return;
+    if (fleet !== undefined) {
+      if (cert !== undefined) throw usageError(`renew takes CERT or --fleet DIR, not both (got ${cert})`, "run one renewal at a time");
+      for (const name of NOT_WITH_FLEET) {
+        const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+        if (flags[name] !== undefined) throw usageError(`${flag} does not apply with --fleet: each certificate keeps its key, names and signer (the fleet's CA)`, `renew that certificate on its own: skycert renew CERT ${flag} ...`);
       }
-
-      if (cert === undefined) throw usageError("renew needs CERT, or --fleet DIR", "skycert renew pki/agents/HOST/agent.crt, or skycert renew --fleet pki");
-      if (flags.within !== undefined) throw usageError("--within applies with --fleet DIR", "add --fleet DIR, or drop --within");
-      if (flags.changeCa && !flags.ca) throw usageError("--change-ca needs --ca DIR: the CA to move CERT to");
-      if (flags.extensions && !flags.cnf && !flags.profile) throw usageError("--extensions names the --cnf section to use", "pass --cnf FILE too, or --profile");
-      const [{ renewCertificate }, { renewView }] = await Promise.all([import("./renew.js"), import("./view.js")]);
-      render(await renewCertificate({ ...flags, cwd, cert, passphrase }), renewView, { json });
-    });
+      const [{ renewFleet }, { withProgress }] = await Promise.all([import("./fleet.js"), import("../cli/progress.js")]);
+      const result = await withProgress(flags.dryRun ? "checking" : "renewing", json, (onProgress) => renewFleet({ ...opts, fleet, withinDays: flags.within ?? 30, onProgress }));
+      render(result, fleetView, { json });
+      const failed = someFailed(result.hosts, "certificates", "fix those hosts and run the same command again: the certificates renewed are no longer due");
+      if (failed) throw failed;
+      return;
+    }
+    if (cert === undefined) throw usageError("renew needs CERT, or --fleet DIR", "skycert renew pki/agents/HOST/agent.crt, or skycert renew --fleet pki");
+    if (flags.within !== undefined) throw usageError("--within applies with --fleet DIR", "add --fleet DIR, or drop --within");
+    if (flags.changeCa && !flags.ca) throw usageError("--change-ca needs --ca DIR: the CA to move CERT to");
+    if (flags.extensions && !flags.cnf && !flags.profile) throw usageError("--extensions names the --cnf section to use", "pass --cnf FILE too, or --profile");
+    const { renewCertificate } = await import("./renew.js");
+    render(await renewCertificate({ ...opts, cert }), renewView, { json });
+  });
 }

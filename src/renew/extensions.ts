@@ -1,10 +1,8 @@
 /**
- * The renewed certificate's extensions. Carried byte for byte, in order
- * (ones skycert does not issue too), except what must be re-encoded: the
- * subjectAltName when names change, the subjectKeyIdentifier with a new key,
- * the authorityKeyIdentifier with a new signer (or, in a self-signed
- * certificate, when it names its own key or serial). --profile instead derives
- * them from skycert's profile for the certificate's kind.
+ * The renewed certificate's extensions: carried byte for byte, in order (ones
+ * skycert does not issue too), but for what must be re-encoded: the SAN when
+ * names change, the SKID with a new key, the AKID with a new signer (or in a
+ * self-signed certificate naming its own key or serial). --profile derives them.
  */
 import { AsnConvert } from "@peculiar/asn1-schema";
 import * as asn from "@peculiar/asn1-x509";
@@ -16,10 +14,11 @@ import { EXTENSION_OIDS as OID } from "../pki/oids.js";
 import { DEFAULT_EXTENSIONS_SECTION, caExtensions, planClient, planHostLeaf, planSelfSigned } from "../pki/profile.js";
 import { type CertInfo, extensionName } from "../pki/read.js";
 import type { San } from "../pki/san.js";
-import type { CertKind, RenewOptions, RenewResult } from "./renew.js";
+import type { CertKind, RenewOptions } from "./renew.js";
 
-type Report = RenewResult["extensions"];
-type Action = Report[number]["action"];
+type Action = "carried" | "re-encoded" | "added" | "dropped" | "derived";
+/** The old certificate's extensions, in order, and what renew did with each; then what it added. */
+type Report = { name: string; oid: string; critical: boolean; action: Action }[];
 const entry = (e: { oid: string; critical: boolean }, action: Action) => ({ name: extensionName(e.oid), oid: e.oid, critical: e.critical, action });
 
 export interface ExtensionPlan {

@@ -1,11 +1,8 @@
 /**
- * `skycert renew --fleet DIR`: every host certificate of the fleet record (and
- * the clients it lists) that expires within the window is renewed as
- * `skycert renew CERT` renews it, keeping its key and SANs (a new key with
- * --rekey), by the fleet's CA. The CA itself is never renewed here: its
- * renewal is a decision of its own, so a CA that expires within the window is
- * named, with the command that renews it. Hosts run a few at a time; one
- * failing host does not stop the others.
+ * `skycert renew --fleet DIR`: every host and client certificate of the fleet
+ * record that expires within the window, renewed as `skycert renew CERT` would,
+ * a few at a time (one failing does not stop the others). Never the CA: its
+ * renewal is a decision of its own, so one expiring within the window is named.
  */
 import { X509Certificate } from "node:crypto";
 import { availableParallelism } from "node:os";
@@ -13,13 +10,10 @@ import { resolve } from "node:path";
 import { usageError } from "../cli/errors.js";
 import { command } from "../cli/invocation.js";
 import { readMaterial, recover, withLock } from "../fs/files.js";
-import { type CaSummary, caSummary, loadCa } from "../pki/ca.js";
+import { caSummary, loadCa } from "../pki/ca.js";
 import { parsePem } from "../pki/pem.js";
 import { abs, clientCert, readRecord } from "../skydive/record.js";
-import type { Release } from "../skydive/release.js";
 import { type RenewOptions, renewCertificate } from "./renew.js";
-
-const DAY_MS = 86_400_000;
 
 export type FleetOptions = Pick<RenewOptions, "cwd" | "rekey" | "keyType" | "bits" | "days" | "dryRun" | "passphrase"> & {
   fleet: string;
@@ -45,24 +39,7 @@ export interface FleetEntryResult {
   warnings?: string[];
 }
 
-export interface FleetRenewResult {
-  ok: boolean;
-  kind: "fleet";
-  dryRun: boolean;
-  fleet: string;
-  record: string;
-  skydive: Release;
-  withinDays: number;
-  /** Certificates expiring before this are renewed. */
-  deadline: string;
-  rekey: boolean;
-  ca: CaSummary & { expiresWithinWindow: boolean };
-  hosts: FleetEntryResult[];
-  counts: Record<FleetStatus, number>;
-  parallelism: number;
-  elapsedMs: number;
-  warnings: string[];
-}
+export type FleetRenewResult = Awaited<ReturnType<typeof renewFleet>>;
 
 /** When a certificate expires, read with the platform's parser (a fleet's worth is read before any is renewed), or why it cannot be read. */
 function expiry(path: string): Date | string {
@@ -77,17 +54,14 @@ function expiry(path: string): Date | string {
   }
 }
 
-export async function renewFleet(opts: FleetOptions): Promise<FleetRenewResult> {
+export async function renewFleet(opts: FleetOptions) {
   const { rekey = false, dryRun = false } = opts;
   const started = Date.now();
   const dir = resolve(opts.cwd, opts.fleet);
   const record = readRecord(dir);
   if (!record) throw usageError(`--fleet ${opts.fleet}: no fleet record (skycert.json) in ${dir}`, `pass the --out folder of ${command("init", "ca", "--out", "DIR")}`);
-  if (!record.ca) {
-    throw usageError(`--fleet ${opts.fleet}: ${dir}/skycert.json names no CA (the legacy self-signed pairs have no fleet)`, `renew each certificate: ${command("renew", "CERT")}`);
-  }
-  const now = new Date();
-  const deadline = new Date(now.getTime() + opts.withinDays * DAY_MS);
+  if (!record.ca) throw usageError(`--fleet ${opts.fleet}: ${dir}/skycert.json names no CA (the legacy self-signed pairs have no fleet)`, `renew each certificate: ${command("renew", "CERT")}`);
+  const deadline = new Date(Date.now() + opts.withinDays * 86_400_000);
   const warnings: string[] = [];
 
   const entry = (name: string, kind: "host" | "client", roles: string[], cert: string, sans: string[]): FleetEntryResult => ({ name, kind, roles, cert, status: "not due", key: rekey ? "new" : "kept", sans });
@@ -103,13 +77,13 @@ export async function renewFleet(opts: FleetOptions): Promise<FleetRenewResult> 
   // The CA: loaded once, with its key when something is to be signed (its passphrase asked once).
   const caPath = abs(dir, record.ca);
   const ca = await loadCa(caPath, opts.cwd, { needKey: !dryRun && due.length > 0, passphrase: opts.passphrase });
-  const caDue = ca.info.notAfter !== undefined && ca.info.notAfter <= deadline;
+  const caDue = ca.info.notAfter! <= deadline;
   if (caDue) {
     warnings.push(`the CA ${caPath} expires on ${ca.info.notAfter!.toISOString()}, within the window; renew --fleet never renews the CA: renew it on its own (its key is kept, so every certificate it signed stays valid): ${command("renew", caPath)}`);
   }
 
   const parallelism = Math.max(1, Math.min(due.length, Math.max(2, availableParallelism())));
-  const ctx = { fleetCa: ca, fleet: { dir, record }, now, lockedRoot: dryRun ? undefined : dir };
+  const ctx = { fleetCa: ca, fleet: { dir, record }, lockedRoot: dryRun ? undefined : dir };
   let done = 0;
   const one = async (e: FleetEntryResult) => {
     try {
@@ -127,20 +101,16 @@ export async function renewFleet(opts: FleetOptions): Promise<FleetRenewResult> 
     opts.onProgress?.(++done, due.length, e.name);
   };
   const pool = async () => {
+    if (!dryRun) recover(dir);
     let next = 0;
     opts.onProgress?.(0, due.length, "");
     await Promise.all(Array.from({ length: parallelism }, async () => {
       while (next < due.length) await one(due[next++]!);
     }));
   };
+  // Under the fleet root's lock, as init takes it: no re-issue of a host runs while its renewal does.
   if (dryRun) await pool();
-  else if (due.length) {
-    // The fleet root's lock, as init takes it: no re-issue of a host runs while its renewal does.
-    await withLock(dir, async () => {
-      recover(dir);
-      await pool();
-    });
-  }
+  else if (due.length) await withLock(dir, pool);
 
   const outlives = entries.filter((e) => e.warnings?.some((w) => w.startsWith("the renewed certificate outlives its CA"))).length;
   if (outlives) {
@@ -150,12 +120,13 @@ export async function renewFleet(opts: FleetOptions): Promise<FleetRenewResult> 
   for (const e of entries) counts[e.status]++;
   return {
     ok: counts.failed === 0,
-    kind: "fleet",
+    kind: "fleet" as const,
     dryRun,
     fleet: dir,
     record: resolve(dir, "skycert.json"),
     skydive: record.skydive,
     withinDays: opts.withinDays,
+    /** Certificates expiring before this are renewed. */
     deadline: deadline.toISOString(),
     rekey,
     ca: { ...caSummary(ca), expiresWithinWindow: caDue },

@@ -1,42 +1,33 @@
 /**
- * `skycert renew CERT`: the same key, subject and extensions, a new random
- * serial and a new validity, signed by whoever signed it before.
- *
- * - Extensions are carried byte for byte (extensions.ts); --san, --drop-san
- *   and --cnf change the names, --profile re-derives them all.
- * - The key is kept (a CA-signed certificate is renewed for the public key it
- *   certifies), or made anew with --rekey and written with the certificate as
- *   one set. A CA keeps its key: every certificate it signed stays valid.
- * - Before anything is replaced, the new certificate must certify the
- *   expected key, verify with its signer's key, and pass Go's parser and
- *   verifier. CERT is then replaced atomically (0444) under its folder's lock,
- *   unless it changed meanwhile. The CSR beside it is left as it was.
+ * `skycert renew CERT`: the same key (a CA-signed certificate is renewed for
+ * the public key it certifies; --rekey makes a new one, written with the
+ * certificate as one set), subject and extensions (extensions.ts), a new serial
+ * and validity, signed by whoever signed it before. Nothing is replaced before
+ * the new certificate is proved (prove); CERT is then replaced atomically under
+ * its folder's lock unless it changed meanwhile. The CSR beside it is left.
  */
-import { type KeyObject, createPublicKey } from "node:crypto";
-import { existsSync, lstatSync } from "node:fs";
+import { type KeyObject, X509Certificate, createPublicKey } from "node:crypto";
+import { existsSync, lstatSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { failure, usageError } from "../cli/errors.js";
 import { command } from "../cli/invocation.js";
 import type { PassphraseSource } from "../cli/passphrase.js";
 import { CERT_MODE, KEY_MODE, MAX_PEM_BYTES, octal, readInput, recover, withLock, writeFileAtomic, writeSet } from "../fs/files.js";
-import { type CaSummary, type LoadedCa, caSummary, keyBeside, loadCa } from "../pki/ca.js";
+import { CA_FOLDER, type LoadedCa, caSummary, findCaCert, keyBeside, loadCa } from "../pki/ca.js";
 import { getSection, loadCnf } from "../pki/cnf.js";
 import { find, readExtensionSection } from "../pki/extensions.js";
-import { makeCertificate, randomSerial } from "../pki/issue.js";
-import { type KeySpec, type KeyType, describeKey, generateKey, keySpecOf, pemKeyEncrypted, privateKeyPem, readPrivateKey, sha256Fingerprint, spkiDer } from "../pki/keys.js";
+import { makeCertificate, randomSerial, validity } from "../pki/issue.js";
+import { type KeySpec, type KeyType, colonHex, describeKey, generateKey, keySpecOf, pemKeyEncrypted, privateKeyPem, readPrivateKey, sha256Fingerprint, spkiDer } from "../pki/keys.js";
 import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from "../pki/oids.js";
 import { parsePem, pemProblemText, toPem } from "../pki/pem.js";
 import { DEFAULT_EXTENSIONS_SECTION } from "../pki/profile.js";
-import { type CertInfo, isSelfSigned, rawExtensions, readCertificate } from "../pki/read.js";
+import { type CertInfo, firstCertificate, isSelfSigned, rawExtensions, readCertificate } from "../pki/read.js";
 import { type San, formatSan, mergeSans, sanKey } from "../pki/san.js";
 import { hostPart } from "../skydive/address.js";
 import { loadGoTls } from "../skydive/go-tls.js";
 import { type FleetRecord, abs, clientCert, findRecord, readRecord, writeRecord } from "../skydive/record.js";
 import { CONFIG_FILE } from "../skydive/settings.js";
 import { profileExtensions, renewedExtensions } from "./extensions.js";
-import { type CaFound, findIssuingCa, otherCaError, real, signedBy, spkiKey } from "./signer.js";
-
-const DAY_MS = 86_400_000;
 
 /** The command's flags; --fleet passes only those that keep a certificate's key, names and signer. */
 export interface RenewOptions {
@@ -67,51 +58,12 @@ export interface RenewContext {
   fleet?: { dir: string; record: FleetRecord };
   /** The caller holds this folder's lock (the fleet root): set writes need no other. */
   lockedRoot?: string;
-  now?: Date;
 }
 
 /** self-signed: the seed's pairs; host: CA-signed, serves and dials; client: CA-signed, clientAuth only; ca: signs others. */
 export type CertKind = "ca" | "self-signed" | "host" | "client";
 
-type Period = { serial: string; notBefore: string; notAfter: string; fingerprint: string };
-
-export interface RenewResult {
-  ok: true;
-  dryRun: boolean;
-  cert: string;
-  subject: string;
-  kind: CertKind;
-  key: {
-    /** Absent when a CA-signed certificate has no key beside it. */
-    path?: string;
-    source: "--key" | "beside the certificate" | "the certificate's public key" | "new (--rekey)";
-    kept: boolean;
-    type: string;
-    /** What the renewed certificate certifies; with --rekey, known once the key is made. */
-    fingerprint?: string;
-    previousFingerprint: string;
-    /** False for an encrypted key left unopened (a CA-signed certificate does not need it; --dry-run). */
-    checked: boolean;
-  };
-  signer: { kind: "self-signed" } | { kind: "ca"; ca: CaSummary; found: CaFound; changed: boolean; previousIssuer: string };
-  days: number;
-  before: Period;
-  after: Partial<Period> & Pick<Period, "notBefore" | "notAfter">;
-  sans: { source: string; before: string[]; after: string[]; added: string[]; removed: string[] };
-  /** The old certificate's extensions, in order, and what renew did with each; then what it added. */
-  extensions: { name: string; oid: string; critical: boolean; action: "carried" | "re-encoded" | "added" | "dropped" | "derived" }[];
-  profile?: { kind: CertKind; from: string };
-  files: { path: string; kind: "crt" | "key"; mode: string }[];
-  mode: string;
-  /** The CSR beside the certificate, left as it was. */
-  csr?: string;
-  fleet?: { dir: string; entry: string; kind: "host" | "client" | "ca"; roles?: string[]; sansUpdated: boolean; ca?: string };
-  /** The Skydive config of a self-signed pair's folder (the seed's layout), to validate after. */
-  config?: string;
-  /** A CA renewed with its key: what it signed stays valid. */
-  trustKept?: boolean;
-  warnings: string[];
-}
+export type RenewResult = Awaited<ReturnType<typeof renewCertificate>>;
 
 function readCert(path: string): { info: CertInfo; raw: ReturnType<typeof rawExtensions>; pem: string; bytes: Buffer } {
   const input = readInput(path, "certificate", MAX_PEM_BYTES);
@@ -124,16 +76,14 @@ function readCert(path: string): { info: CertInfo; raw: ReturnType<typeof rawExt
   }
   if (certs.length > 1) throw usageError(`certificate ${path}: holds ${certs.length} certificates`, "renew one certificate per file");
   let info: CertInfo;
-  let raw: ReturnType<typeof rawExtensions>;
   try {
     info = readCertificate(certs[0]!.der);
-    raw = rawExtensions(info.der);
   } catch (err) {
     throw usageError(`certificate ${path}: ${(err as Error).message}`);
   }
   const dup = info.extensions.find((e, i) => info.extensions.findIndex((x) => x.oid === e.oid) !== i);
   if (dup) throw failure(`${path} has two ${dup.name} extensions, which Go rejects ("x509: certificate contains duplicate extensions")`, "re-issue it with skycert init instead of renewing it");
-  return { info, raw, pem: toPem("CERTIFICATE", info.der), bytes: input.bytes };
+  return { info, raw: rawExtensions(info.der), pem: toPem("CERTIFICATE", info.der), bytes: input.bytes };
 }
 
 function classify(info: CertInfo, selfSigned: boolean): CertKind {
@@ -159,9 +109,8 @@ function membership(certPath: string, warnings: string[], known: RenewContext["f
   return { dir, record, host, client, ca: record.ca ? resolve(dir, record.ca) : undefined };
 }
 
-export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {}): Promise<RenewResult> {
+export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {}) {
   const { san: addSans = [], dropSan: dropSans = [], rekey = false, force = false, dryRun = false } = opts;
-  const now = ctx.now ?? new Date();
   const warnings: string[] = [];
   const certPath = resolve(opts.cwd, opts.cert);
   const { info, raw, pem, bytes: original } = readCert(certPath);
@@ -172,14 +121,10 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
   const entry = member?.host ?? member?.client;
 
   if (rekey && kind === "ca") {
-    throw usageError(
-      `--rekey: ${certPath} is a CA certificate; a new CA key would orphan every certificate it signed`,
-      `renew it without --rekey (its key is kept, so what it signed stays valid), or make a new CA with ${command("init", "ca", "--out", "OTHER_DIR")} and re-issue the hosts under it`,
-    );
+    const remedy = `renew it without --rekey (its key is kept, so what it signed stays valid), or make a new CA with ${command("init", "ca", "--out", "OTHER_DIR")} and re-issue the hosts under it`;
+    throw usageError(`--rekey: ${certPath} is a CA certificate; a new CA key would orphan every certificate it signed`, remedy);
   }
-  if (selfSigned && opts.ca) {
-    throw usageError(`--ca: ${certPath} is self-signed, and renew keeps it self-signed`, `to move it under a CA, run ${command("init", "ROLE", "--ca", "DIR", "--force")}`);
-  }
+  if (selfSigned && opts.ca) throw usageError(`--ca: ${certPath} is self-signed, and renew keeps it self-signed`, `to move it under a CA, run ${command("init", "ROLE", "--ca", "DIR", "--force")}`);
   if (kind === "ca" && addSans.length) throw usageError(`--san: ${certPath} is a CA certificate, which names no host`, "add names to the host certificates instead");
   const link = lstatSync(certPath, { throwIfNoEntry: false })?.isSymbolicLink();
   if (link && !force && !dryRun) throw failure(`${certPath} is a symlink, and skycert never writes through one`, "pass --force to replace the link itself (its target is left as it is)");
@@ -195,9 +140,7 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
       oldKey = (await readPrivateKey(keyPath, keyFlag, selfSigned ? opts.passphrase : undefined, { requirePrivate: selfSigned && !rekey })).key;
       if (!spkiDer(oldKey).equals(info.publicKey.spki)) throw failure(`${keyPath} is not the key of ${certPath}`, opts.key ? "pass the key the certificate was made for" : "pass the right one with --key");
     }
-  } else if (selfSigned && !rekey) {
-    throw usageError(`${certPath} is self-signed and its key is not beside it (looked for ${keyPath})`, "pass --key FILE");
-  }
+  } else if (selfSigned && !rekey) throw usageError(`${certPath} is self-signed and its key is not beside it (looked for ${keyPath})`, "pass --key FILE");
   const oldSpec = keySpecOf(publicKey);
   let keySpec: KeySpec | undefined;
   if (rekey) {
@@ -220,13 +163,14 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
     else if (opts.ca) ca = await loadCa(opts.ca, opts.cwd, { needKey: false });
     else ({ ca, found } = await findIssuingCa(certPath, pem, info, opts.cwd, member?.ca));
     caChanged = !signedBy(pem, ca.publicKey);
-    if (caChanged && !opts.changeCa) throw otherCaError(certPath, info, ca);
+    if (caChanged && !opts.changeCa) {
+      const remedy = "pass --ca with the CA that issued it, or add --change-ca to move it to this CA (its peers must then trust this CA)";
+      throw failure(`${certPath} was issued by ${issuedBy(info)}, not by the CA ${ca.certPath} (key id ${colonHex(ca.keyIdentifier)})`, remedy);
+    }
     if (caChanged && member?.ca && member.ca !== ca.certPath) {
       warnings.push(`the fleet's hosts trust ${member.ca} (tls.ca_cert): this certificate verifies there no more; point their tls.ca_cert at ${ca.certPath}, or renew it with the fleet's CA`);
     }
-  } else if (opts.changeCa) {
-    throw usageError(`--change-ca: ${certPath} is self-signed, and renew keeps it self-signed`);
-  }
+  } else if (opts.changeCa) throw usageError(`--change-ca: ${certPath} is self-signed, and renew keeps it self-signed`);
 
   // The names.
   const before = info.subjectAltNames;
@@ -239,28 +183,23 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
     base = find(readExtensionSection(cnf, section, { file: cnf.file, line: found.where.line }), "subjectAltName")?.names ?? [];
   }
   const merged = mergeSans(base, addSans);
+  const has = (list: readonly San[], s: San) => list.some((x) => sanKey(x) === sanKey(s));
   for (const d of dropSans) {
-    if (addSans.some((s) => sanKey(s) === sanKey(d))) throw usageError(`--drop-san ${formatSan(d)}: --san adds the same name`, "pass it to one of them");
-    if (!merged.some((s) => sanKey(s) === sanKey(d))) {
-      throw usageError(`--drop-san ${formatSan(d)}: ${certPath} has no such name (it has ${merged.map(formatSan).join(", ") || "none"})`, "name one of its SANs");
-    }
+    if (has(addSans, d)) throw usageError(`--drop-san ${formatSan(d)}: --san adds the same name`, "pass it to one of them");
+    if (!has(merged, d)) throw usageError(`--drop-san ${formatSan(d)}: ${certPath} has no such name (it has ${merged.map(formatSan).join(", ") || "none"})`, "name one of its SANs");
   }
-  const after = merged.filter((s) => !dropSans.some((d) => sanKey(d) === sanKey(s)));
-  if (after.length === 0 && before.length > 0) {
-    throw usageError("the renewed certificate would have no subjectAltName", "add --san ADDRESS for every name or IP a peer dials (Go never uses the CN)");
-  }
-  const without = (list: readonly San[], other: readonly San[]) => list.filter((s) => !other.some((o) => sanKey(o) === sanKey(s)));
-  const added = without(after, before);
-  const removed = without(before, after);
+  const after = merged.filter((s) => !has(dropSans, s));
+  if (after.length === 0 && before.length > 0) throw usageError("the renewed certificate would have no subjectAltName", "add --san ADDRESS for every name or IP a peer dials (Go never uses the CN)");
+  const added = after.filter((s) => !has(before, s));
+  const removed = before.filter((s) => !has(after, s));
   const sansChanged = after.map(sanKey).join("\n") !== before.map(sanKey).join("\n");
   if (sansChanged && (info.otherNames.length || info.invalidIpSans?.length)) {
     throw failure(`${certPath} has SAN entries skycert cannot re-encode (${[...info.otherNames, ...(info.invalidIpSans ?? [])].join(", ")})`, "renew without --cnf, --san or --drop-san to keep them as they are");
   }
   if (member?.host) {
-    const dialed = new Set(member.record.analyzers.map((a) => hostPart(a).toLowerCase()));
-    const isDialed = (s: San) => dialed.has(s.value.toLowerCase());
-    const clash = added.find(isDialed);
-    const lost = removed.filter(isDialed);
+    const dialed = (s: San) => member.record.analyzers.some((a) => hostPart(a).toLowerCase() === s.value.toLowerCase());
+    const clash = added.find(dialed);
+    const lost = removed.filter(dialed);
     if (!member.host.roles.includes("analyzer") && clash) {
       throw failure(
         `--san ${clash.value}: ${member.host.name} is an agent, and agents dial ${clash.value} for the analyzer; with that name its certificate could impersonate the analyzer`,
@@ -273,14 +212,11 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
   }
 
   // Validity and serial.
-  const days = opts.days ?? (info.notBefore && info.notAfter ? Math.max(1, Math.round((info.notAfter.getTime() - info.notBefore.getTime()) / DAY_MS)) : 365);
-  const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
-  const notAfter = new Date(notBefore.getTime() + days * DAY_MS);
-  const oldSerial = Buffer.from(info.serial?.hex ?? "", "hex");
-  let serial = randomSerial();
-  while (oldSerial.equals(serial)) serial = randomSerial();
-  if (ca?.info.notAfter && notAfter > ca.info.notAfter) {
-    warnings.push(`the renewed certificate outlives its CA, which expires on ${ca.info.notAfter.toISOString()}: Go rejects it from then on (renew the CA first: ${command("renew", ca.certPath)})`);
+  const days = opts.days ?? Math.max(1, Math.round((info.notAfter!.getTime() - info.notBefore!.getTime()) / 86_400_000));
+  const { notBefore, notAfter } = validity(days);
+  const serial = randomSerial();
+  if (ca && notAfter > ca.info.notAfter!) {
+    warnings.push(`the renewed certificate outlives its CA, which expires on ${ca.info.notAfter!.toISOString()}: Go rejects it from then on (renew the CA first: ${command("renew", ca.certPath)})`);
   }
 
   const profile = opts.profile ? profileExtensions(kind, info, after, keySpec?.type ?? oldSpec.type, opts) : undefined;
@@ -291,25 +227,28 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
   if (csrThere && rekey) warnings.push(`${csr} still requests the old key; it is left as it was (Skydive does not read it)`);
   if (link) warnings.push(`${certPath} is a symlink: ${dryRun ? "renewing it replaces" : "renewing it replaced"} the link itself with the certificate (its target is left as it is)${force ? "" : "; that needs --force"}`);
 
-  const result: RenewResult = {
+  const result = {
     ok: true,
     dryRun,
     cert: certPath,
     subject: info.subject,
     kind,
     key: {
+      // Absent when a CA-signed certificate has no key beside it.
       path: keyThere || rekey ? keyPath : undefined,
       source: rekey ? "new (--rekey)" : keyThere ? (opts.key ? "--key" : "beside the certificate") : "the certificate's public key",
       kept: !rekey,
       type: keySpec ? (keySpec.type === "ecdsa" ? "EC P-256" : `RSA ${keySpec.bits}`) : describeKey(oldKey ?? publicKey),
+      // With --rekey, known once the key is made.
       fingerprint: rekey ? undefined : info.publicKey.fingerprint,
       previousFingerprint: info.publicKey.fingerprint,
+      // False for an encrypted key left unopened (a CA-signed certificate does not need it; --dry-run).
       checked: oldKey !== undefined,
     },
-    signer: ca ? { kind: "ca", ca: caSummary(ca), found, changed: caChanged, previousIssuer: info.issuer ?? "" } : { kind: "self-signed" },
+    signer: ca ? { kind: "ca" as const, ca: caSummary(ca), found, changed: caChanged, previousIssuer: info.issuer ?? "" } : { kind: "self-signed" as const },
     days,
-    before: { serial: info.serial?.hex.toUpperCase() ?? "", notBefore: info.notBefore?.toISOString() ?? "", notAfter: info.notAfter?.toISOString() ?? "", fingerprint: info.fingerprint },
-    after: { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() },
+    before: { serial: info.serial!.hex.toUpperCase(), notBefore: info.notBefore!.toISOString(), notAfter: info.notAfter!.toISOString(), fingerprint: info.fingerprint },
+    after: { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() } as { serial?: string; notBefore: string; notAfter: string; fingerprint?: string },
     sans: {
       source: [opts.cnf && !opts.profile && "--cnf", addSans.length && "--san", dropSans.length && "--drop-san"].filter(Boolean).join(" and ") || "kept",
       before: before.map(formatSan),
@@ -319,15 +258,18 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
     },
     extensions: planned.report,
     profile: profile && { kind, from: profile.from },
-    files: [{ path: certPath, kind: "crt", mode: octal(CERT_MODE) }, ...(rekey ? [{ path: keyPath, kind: "key" as const, mode: octal(KEY_MODE) }] : [])],
+    files: [{ path: certPath, kind: "crt", mode: octal(CERT_MODE) }, ...(rekey ? [{ path: keyPath, kind: "key", mode: octal(KEY_MODE) }] : [])],
     mode: octal(CERT_MODE),
+    // The CSR beside the certificate, left as it was.
     csr: csrThere ? csr : undefined,
     fleet: entry
       ? { dir: member!.dir, entry: entry.name, kind: member!.host ? "host" : "client", roles: member!.host?.roles, sansUpdated: false, ca: member!.ca }
       : member && kind === "ca" && member.ca === certPath
         ? { dir: member.dir, entry: "CA", kind: "ca", sansUpdated: false, ca: certPath }
         : undefined,
+    // A CA renewed with its key: what it signed stays valid.
     trustKept: kind === "ca" || undefined,
+    // The Skydive config of a self-signed pair's folder (the seed's layout), to validate after.
     config: member && !entry && existsSync(join(member.dir, CONFIG_FILE)) ? join(member.dir, CONFIG_FILE) : undefined,
     warnings,
   };
@@ -351,27 +293,18 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
   const newPem = toPem("CERTIFICATE", newDer);
   await prove(newDer, newPem, spki, ca ? ca.publicKey : createPublicKey(subjectKey), ca?.certPem);
 
-  // Writing, under the folder's lock; a certificate replaced meanwhile (renewed, re-issued) is left alone.
+  // Writing, under the folder's lock; a set (--rekey) is staged beside its folder, under the lock its writers share (the
+  // fleet root, as init takes it, which a fleet run holds already). A certificate replaced meanwhile is left alone.
   const dir = dirname(certPath);
-  const unchanged = (tidy: string) => {
-    recover(tidy);
+  const write = async () => {
+    recover(newKey ? dirname(dir) : dir);
     if (!readInput(certPath, "certificate", MAX_PEM_BYTES).bytes.equals(original)) {
       throw failure(`${certPath} changed while it was being renewed (another skycert run replaced it)`, "run the same renew again");
     }
+    if (!newKey) await writeFileAtomic(certPath, newPem, { mode: CERT_MODE, force, exactMode: true });
+    else await writeSet(dir, [{ path: keyPath, data: privateKeyPem(newKey), mode: KEY_MODE }, { path: certPath, data: newPem, mode: CERT_MODE }], { force: true });
   };
-  if (!newKey) {
-    await withLock(dir, async () => {
-      unchanged(dir);
-      await writeFileAtomic(certPath, newPem, { mode: CERT_MODE, force, exactMode: true });
-    });
-  } else {
-    // A set is staged beside its folder: under the lock its writers share (the fleet root, as init takes it).
-    const set = async () => {
-      unchanged(dirname(dir));
-      await writeSet(dir, [{ path: keyPath, data: privateKeyPem(newKey), mode: KEY_MODE }, { path: certPath, data: newPem, mode: CERT_MODE }], { force: true });
-    };
-    await (ctx.lockedRoot ? set() : withLock(entry ? member!.dir : dirname(dir), set));
-  }
+  await (newKey && ctx.lockedRoot ? write() : withLock(!newKey ? dir : entry ? member!.dir : dirname(dir), write));
   result.after = { serial: Buffer.from(serial).toString("hex").toUpperCase(), notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), fingerprint: sha256Fingerprint(newDer) };
   result.key.fingerprint = sha256Fingerprint(spki);
   if (newKey) result.key.type = describeKey(newKey);
@@ -410,3 +343,55 @@ async function prove(der: Uint8Array, pem: string, spki: Uint8Array, signerKey: 
   const verdict = go.verify({ chain: pem, roots: caPem ?? pem, usages: ["any"] });
   if (!verdict.ok) throw failure(`Go does not verify the renewed certificate under its signer: ${verdict.error}; nothing was replaced`, "re-issue it (skycert init ... --force), or renew with --profile");
 }
+
+export type CaFound = "--ca" | "fleet record" | "beside the certificate";
+
+function signedBy(certPem: string, key: KeyObject): boolean {
+  try {
+    return new X509Certificate(certPem).verify(key);
+  } catch {
+    return false;
+  }
+}
+
+const spkiKey = (info: CertInfo) => createPublicKey({ key: Buffer.from(info.publicKey.spki), format: "der", type: "spki" });
+
+const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
+
+const issuedBy = (info: CertInfo) => `${info.issuer}${info.authorityKeyIdentifier ? ` (key id ${colonHex(Buffer.from(info.authorityKeyIdentifier, "hex"))})` : ""}`;
+
+/**
+ * Without --ca, a CA-signed certificate is renewed by the CA that issued it: the
+ * fleet record's, else a `ca/` folder beside the certificate or up to three
+ * levels above. A candidate is the CA only when its key verifies the
+ * certificate's signature: a folder that merely looks right is never used. Why
+ * the one that signed it cannot be used (an expired CA, a key others can read)
+ * is the answer, not a reason to keep looking.
+ */
+async function findIssuingCa(certPath: string, certPem: string, info: CertInfo, cwd: string, recordCa: string | undefined): Promise<{ ca: LoadedCa; found: CaFound }> {
+  const seen = new Set<string>();
+  // `ca/` folders beside the certificate and up to three levels above it.
+  const near = [0, 1, 2, 3].map((up) => resolve(dirname(certPath), "../".repeat(up), CA_FOLDER)).filter((p) => existsSync(p) && statSync(p).isDirectory());
+  const candidates = [{ spec: recordCa, found: "fleet record" as const }, ...[...new Set(near)].map((spec) => ({ spec, found: "beside the certificate" as const }))];
+  for (const { spec, found } of candidates) {
+    if (!spec) continue;
+    let caCert: string;
+    try {
+      caCert = findCaCert(spec, cwd);
+    } catch {
+      continue; // not a CA folder: keep looking
+    }
+    if (seen.has(real(caCert))) continue;
+    seen.add(real(caCert));
+    const caInfo = firstCertificate(caCert);
+    if (caInfo && signedBy(certPem, spkiKey(caInfo))) return { ca: await loadCa(caCert, cwd, { needKey: false }), found };
+  }
+  if (recordCa) {
+    throw failure(
+      `${certPath} was issued by ${issuedBy(info)}, not by the fleet's CA ${recordCa}, and no CA folder near it signed it`,
+      `pass --ca DIR with the CA that issued it, or move it to the fleet's CA: --ca ${recordCa} --change-ca`,
+    );
+  }
+  throw usageError(`${certPath} was issued by ${issuedBy(info)}, and no CA folder near it signed it`, "pass --ca DIR with the CA that issued it");
+}
+
