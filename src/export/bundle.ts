@@ -11,26 +11,13 @@ import { lstatSync } from "node:fs";
 import { dirname } from "node:path";
 import { Document } from "yaml";
 import { failure } from "../cli/errors.js";
+import { shownPath } from "../cli/render.js";
 import { CONFIG_MODE, type FileSpec, ensureDir, octal, readInput, recover, sameContent, tidy, withLock, writeFileAtomic, writeSet } from "../fs/files.js";
-import { shown } from "./source.js";
 
-export interface OutSet {
-  /** A folder whose files appear together (writeSet). */
-  dir: string;
-  files: FileSpec[];
-}
-
-export interface OutDoc {
-  path: string;
-  data: string;
-}
-
-export interface WrittenFile {
-  path: string;
-  mode: string;
-  kind: "key" | "crt" | "yaml";
-  status: "written" | "replaced" | "unchanged";
-}
+/** A folder whose files appear together (writeSet), and a document. */
+export type OutSet = { dir: string; files: FileSpec[] };
+export type OutDoc = { path: string; data: string };
+export type WrittenFile = { path: string; mode: string; kind: "key" | "crt" | "yaml"; status: "written" | "replaced" | "unchanged" };
 
 function state(path: string, data: string | Uint8Array, mode: number | undefined): "none" | "same" | "differs" {
   const st = lstatSync(path, { throwIfNoEntry: false });
@@ -46,9 +33,9 @@ export async function writeBundle(cwd: string, out: string, sets: OutSet[], docs
   const docState = docs.map((d) => state(d.path, d.data, undefined));
   const differing = [...sets.flatMap((s, i) => s.files.filter((_, j) => setState[i]![j] === "differs").map((f) => f.path)), ...docs.filter((_, i) => docState[i] === "differs").map((d) => d.path)];
   if (differing.length && !force) {
-    const list = differing.slice(0, 4).map((p) => shown(cwd, p)).join(", ");
+    const list = differing.slice(0, 4).map((p) => shownPath(p, cwd)).join(", ");
     throw failure(
-      `${differing.length} file${differing.length === 1 ? "" : "s"} of ${shown(cwd, out)} exist and differ from what the export writes (${list}${differing.length > 4 ? ", ..." : ""})`,
+      `${differing.length} file${differing.length === 1 ? "" : "s"} of ${shownPath(out, cwd)} exist and differ from what the export writes (${list}${differing.length > 4 ? ", ..." : ""})`,
       "pass --force to replace them (renewed certificates need it), or choose another --out",
     );
   }
@@ -56,17 +43,8 @@ export async function writeBundle(cwd: string, out: string, sets: OutSet[], docs
   await withLock(out, async () => {
     // What killed runs left, in every folder the bundle writes in, whether or not it changes this time.
     for (const dir of new Set([out, ...sets.map((s) => dirname(s.dir)), ...docs.map((d) => dirname(d.path))])) recover(dir);
-    for (const [i, s] of sets.entries()) {
-      if (setState[i]!.every((st) => st === "same")) {
-        await tidy(s.dir);
-        continue;
-      }
-      await writeSet(s.dir, s.files, { force: true });
-    }
-    for (const [i, d] of docs.entries()) {
-      if (docState[i] === "same") continue;
-      await writeFileAtomic(d.path, d.data, { mode: CONFIG_MODE, force: true, exactMode: true });
-    }
+    for (const [i, s] of sets.entries()) await (setState[i]!.every((st) => st === "same") ? tidy(s.dir) : writeSet(s.dir, s.files, { force: true }));
+    for (const [i, d] of docs.entries()) if (docState[i] !== "same") await writeFileAtomic(d.path, d.data, { mode: CONFIG_MODE, force: true, exactMode: true });
   });
   const status = (st: "none" | "same" | "differs") => (st === "none" ? "written" : st === "same" ? "unchanged" : "replaced");
   return [
@@ -83,9 +61,6 @@ export function material(path: string, label: string): Buffer {
 /** A YAML document with a comment on top, as both exports write theirs. */
 export function yamlText(value: unknown, comment: string): string {
   const doc = new Document(value);
-  doc.commentBefore = comment
-    .split("\n")
-    .map((l) => (l ? ` ${l}` : ""))
-    .join("\n");
+  doc.commentBefore = comment.replace(/^(?=.)/gm, " ");
   return doc.toString({ lineWidth: 0 });
 }

@@ -1,28 +1,10 @@
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { skydiveOption, usageSections, withCommonOptions } from "../cli/flags.js";
-import type { Release } from "../skydive/release.js";
+import type { ExportAnsibleOptions } from "./ansible/export.js";
+import type { ExportK8sOptions } from "./k8s/export.js";
 
-interface SourceFlags {
-  from?: string;
-  config?: string;
-  skydive?: Release;
-  force?: boolean;
-  json?: boolean;
-}
-
-interface K8sFlags extends SourceFlags {
-  manifest: string;
-  out: string;
-  namespace: string;
-  clusterIp?: string;
-  passphraseFile?: string;
-}
-
-interface AnsibleFlags extends SourceFlags {
-  inventory: string;
-  out: string;
-}
+type Flags<T> = Omit<T, "cwd" | "force" | "passphrase"> & { force?: boolean; json?: boolean };
 
 function parseNamespace(value: string): string {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value) || value.length > 63) {
@@ -116,26 +98,10 @@ Exit codes:
   2  usage: bad flag value, no --cluster-ip for legacy or 0.21, unreadable manifest or source`,
 })}`,
     )
-    .action(async (flags: K8sFlags) => {
-      const [{ exportK8s }, { exportK8sView }, { render }, { passphraseSource }] = await Promise.all([
-        import("./k8s/export.js"),
-        import("./k8s/view.js"),
-        import("../cli/render.js"),
-        import("../cli/passphrase.js"),
-      ]);
-      const result = await exportK8s({
-        cwd: process.cwd(),
-        manifest: flags.manifest,
-        out: flags.out,
-        namespace: flags.namespace,
-        from: flags.from,
-        config: flags.config,
-        skydive: flags.skydive,
-        clusterIp: flags.clusterIp,
-        force: Boolean(flags.force),
-        passphrase: passphraseSource(flags.passphraseFile, (p) => resolve(p)),
-      });
-      render(result, exportK8sView, { json: Boolean(flags.json) });
+    .action(async (flags: Flags<ExportK8sOptions> & { passphraseFile?: string }) => {
+      const [{ exportK8s }, { exportK8sView }, { render }, { passphraseSource }] = await Promise.all([import("./k8s/export.js"), import("./k8s/view.js"), import("../cli/render.js"), import("../cli/passphrase.js")]);
+      const passphrase = passphraseSource(flags.passphraseFile, (p) => resolve(p));
+      render(await exportK8s({ ...flags, cwd: process.cwd(), force: Boolean(flags.force), passphrase }), exportK8sView, { json: Boolean(flags.json) });
     });
 
   const ansible = exp
@@ -187,17 +153,8 @@ Exit codes:
   2  usage: bad flag value, unreadable inventory (as ansible-inventory reads it) or source`,
 })}`,
     )
-    .action(async (flags: AnsibleFlags) => {
+    .action(async (flags: Flags<ExportAnsibleOptions>) => {
       const [{ exportAnsible }, { exportAnsibleView }, { render }] = await Promise.all([import("./ansible/export.js"), import("./ansible/view.js"), import("../cli/render.js")]);
-      const result = await exportAnsible({
-        cwd: process.cwd(),
-        inventory: flags.inventory,
-        out: flags.out,
-        from: flags.from,
-        config: flags.config,
-        skydive: flags.skydive,
-        force: Boolean(flags.force),
-      });
-      render(result, exportAnsibleView, { json: Boolean(flags.json) });
+      render(await exportAnsible({ ...flags, cwd: process.cwd(), force: Boolean(flags.force) }), exportAnsibleView, { json: Boolean(flags.json) });
     });
 }

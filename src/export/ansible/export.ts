@@ -16,15 +16,16 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { failure } from "../../cli/errors.js";
 import { command } from "../../cli/invocation.js";
-import { CERT_MODE, KEY_MODE } from "../../fs/files.js";
-import { type InventoryHost, readInventory } from "../../skydive/inventory.js";
-import { type RecordHost, abs } from "../../skydive/record.js";
-import { RELEASE_NAMES, type Release, type Role } from "../../skydive/release.js";
-import { type Settings, hostSettings } from "../../skydive/settings.js";
-import { type OutDoc, type OutSet, type WrittenFile, material, writeBundle } from "../bundle.js";
-import { type ExportSource, type FleetSource, LEGACY_WARNING, type LegacySource, type Validation, chooseRelease, readSource, shown, validateConfig, validateFleetSource } from "../source.js";
-import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_DIR, DIR_EXPR, FILES_DIR, type HostPlan, PLAYBOOK_FILE, type ShippedFile, playbookText } from "./playbook.js";
+import { shownPath } from "../../cli/render.js";
+import { CERT_MODE, KEY_MODE, octal } from "../../fs/files.js";
 import { dialEntry } from "../../skydive/address.js";
+import { type InventoryHost, readInventory } from "../../skydive/inventory.js";
+import { RECORD_FILE, abs } from "../../skydive/record.js";
+import { RELEASE_NAMES, ROLES, type Release } from "../../skydive/release.js";
+import { LEGACY_COST, LEGACY_WAY_OUT, hostSettings } from "../../skydive/settings.js";
+import { type OutSet, material, writeBundle } from "../bundle.js";
+import { type ExportSource, chooseRelease, readSource, validateConfig, validateFleetSource } from "../source.js";
+import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_DIR, DIR_EXPR, FILES_DIR, type HostPlan, PLAYBOOK_FILE, type ShippedFile, playbookText } from "./playbook.js";
 
 export interface ExportAnsibleOptions {
   cwd: string;
@@ -36,89 +37,40 @@ export interface ExportAnsibleOptions {
   force: boolean;
 }
 
-export interface AnsibleHost {
-  host: string;
-  address: string;
-  roles: Role[];
-  /** The files it gets, in skycert_tls_dir. */
-  files: { name: string; mode: string; source: string }[];
-  /** Legacy: every host holds the analyzer's key. */
-  holdsAnalyzerKey: boolean;
-  /** The settings it gets, paths under skycert_tls_dir. */
-  settings: Settings;
-}
+export type ExportAnsibleResult = Awaited<ReturnType<typeof exportAnsible>>;
 
-export interface ExportAnsibleResult {
-  ok: true;
-  kind: "ansible";
-  skydive: Release;
-  skydiveName: string;
-  skydiveFrom: string;
-  source: { kind: "legacy" | "fleet"; from: string; config?: string };
-  inventory: string;
-  out: string;
-  playbook: string;
-  /** The default of skycert_tls_dir: the fleet's deploy dir, else /etc/skydive/tls. */
-  tlsDir: string;
-  configFile: string;
-  /** The analyzers: entries agents get. */
-  dialed: string[];
-  hosts: AnsibleHost[];
-  validation: Validation[];
-  files: WrittenFile[];
-  notes: string[];
-  warnings: string[];
-  apply: string[];
-}
-
-const LEGACY_FILES = "legacy";
-const CA_FILES = "ca";
-const HOST_FILES = "hosts";
-
-export async function exportAnsible(opts: ExportAnsibleOptions): Promise<ExportAnsibleResult> {
-  const show = (p: string) => shown(opts.cwd, p);
+export async function exportAnsible(opts: ExportAnsibleOptions) {
+  const show = (p: string) => shownPath(p, opts.cwd);
   const inventoryPath = resolve(opts.cwd, opts.inventory);
   const inventory = readInventory(inventoryPath);
   const out = resolve(opts.cwd, opts.out);
-  const src: ExportSource = readSource(opts);
+  const src = readSource(opts);
   const { release, from: skydiveFrom } = chooseRelease(src, opts.skydive, opts.cwd);
   const notes: string[] = [];
   const warnings: string[] = [];
+  // The default of skycert_tls_dir: the fleet's deploy dir, else /etc/skydive/tls.
   const tlsDir = src.record?.deployDir ?? DEFAULT_TLS_DIR;
+  const planned = src.kind === "legacy" ? legacyPlan(src, inventory.hosts) : fleetPlan(src, release, inventory.hosts, inventoryPath, opts.cwd, warnings, notes);
 
-  const planned = src.kind === "legacy" ? await legacyPlan(src, inventory.hosts) : fleetPlan(src, release, inventory.hosts, inventoryPath, opts.cwd, warnings, notes);
+  const validation = [
+    src.kind === "legacy"
+      ? await validateConfig({ cwd: opts.cwd, config: src.config, hosts: [...new Set(inventory.hosts.filter((h) => h.roles.includes("analyzer")).map((h) => h.address))], release, what: "the certificates to export" })
+      : await validateFleetSource({ cwd: opts.cwd, from: src.from, release, what: `the fleet ${show(src.from)}` }),
+  ];
 
-  // skycert validate on what ships.
-  const validation: Validation[] = [];
-  if (src.kind === "legacy") {
-    const hosts = [...new Set(inventory.hosts.filter((h) => h.roles.includes("analyzer")).map((h) => h.address))];
-    validation.push(await validateConfig({ cwd: opts.cwd, config: src.config, hosts, release, what: "the certificates to export" }));
-  } else {
-    validation.push(await validateFleetSource({ cwd: opts.cwd, from: src.from, release, what: `the fleet ${show(src.from)}` }));
-  }
-
-  // The bundle: the files the playbook copies, then the playbook.
-  const bySet = new Map<string, ShippedFile[]>();
-  for (const h of planned.hosts) {
-    for (const f of h.files) {
-      const dir = dirname(f.src);
-      const list = bySet.get(dir) ?? [];
-      if (!list.some((x) => x.src === f.src)) list.push(f);
-      bySet.set(dir, list);
-    }
-  }
-  const filesDir = join(out, FILES_DIR);
-  const sets: OutSet[] = [...bySet.entries()].map(([dir, files]) => ({
-    dir: join(filesDir, dir),
-    files: files.map((f) => ({ path: join(filesDir, f.src), data: material(f.source, f.mode === KEY_MODE ? "key" : "certificate"), mode: f.mode })),
+  // The bundle: the files the playbook copies, a set per folder, then the playbook.
+  const shippedFiles = [...new Map(planned.hosts.flatMap((h) => h.files).map((f) => [f.src, f])).values()];
+  const sets: OutSet[] = [...new Set(shippedFiles.map((f) => dirname(f.src)))].map((dir) => ({
+    dir: join(out, FILES_DIR, dir),
+    files: shippedFiles.filter((f) => dirname(f.src) === dir).map((f) => ({ path: join(out, FILES_DIR, f.src), data: material(f.source, f.mode === KEY_MODE ? "key" : "certificate"), mode: f.mode })),
   }));
   const playbook = join(out, PLAYBOOK_FILE);
-  const docs: OutDoc[] = [{ path: playbook, data: playbookText({ release, source: src.kind === "legacy" ? show(src.config) : `the fleet ${show(src.from)}`, tlsDir, hosts: planned.hosts }) }];
-  const written = await writeBundle(opts.cwd, out, sets, docs, opts.force);
+  const source = src.kind === "legacy" ? show(src.config) : `the fleet ${show(src.from)}`;
+  const written = await writeBundle(opts.cwd, out, sets, [{ path: playbook, data: playbookText({ release, source, tlsDir, hosts: planned.hosts }) }], opts.force);
 
   if (src.kind === "legacy") {
     const agents = planned.hosts.filter((h) => !h.roles.includes("analyzer")).map((h) => h.name);
-    warnings.push(`${agents.length ? `agent hosts ${agents.join(", ")} get` : "every host gets"} the analyzer's private key (analyzer.key): ${LEGACY_WARNING}`);
+    warnings.push(`${agents.length ? `agent hosts ${agents.join(", ")} get` : "every host gets"} the analyzer's private key (analyzer.key): ${LEGACY_COST}; ${LEGACY_WAY_OUT}`);
   }
   return {
     ok: true,
@@ -126,7 +78,7 @@ export async function exportAnsible(opts: ExportAnsibleOptions): Promise<ExportA
     skydive: release,
     skydiveName: RELEASE_NAMES[release],
     skydiveFrom,
-    source: { kind: src.kind, from: src.from, ...(src.kind === "legacy" ? { config: src.config } : {}) },
+    source: { kind: src.kind, from: src.from, config: src.kind === "legacy" ? src.config : undefined },
     inventory: inventoryPath,
     out,
     playbook,
@@ -137,7 +89,8 @@ export async function exportAnsible(opts: ExportAnsibleOptions): Promise<ExportA
       host: h.name,
       address: h.address,
       roles: h.roles,
-      files: h.files.map((f) => ({ name: f.name, mode: `0${f.mode.toString(8)}`, source: f.source })),
+      files: h.files.map((f) => ({ name: f.name, mode: octal(f.mode), source: f.source })),
+      // Legacy: every host holds the analyzer's key.
       holdsAnalyzerKey: src.kind === "legacy",
       settings: h.settings,
     })),
@@ -150,36 +103,30 @@ export async function exportAnsible(opts: ExportAnsibleOptions): Promise<ExportA
 }
 
 const at = (name: string) => `${DIR_EXPR}/${name}`;
+const shipped = (name: string, src: string, mode: number, source: string): ShippedFile => ({ name, src, mode, source });
 
 /** Legacy: the same four files on every host; agents dial the inventory's analyzers. */
-async function legacyPlan(src: LegacySource, hosts: InventoryHost[]): Promise<{ hosts: HostPlan[]; dialed: string[] }> {
+function legacyPlan(src: Extract<ExportSource, { kind: "legacy" }>, hosts: InventoryHost[]): { hosts: HostPlan[]; dialed: string[] } {
   const dialed = [...new Set(hosts.filter((h) => h.roles.includes("analyzer")).map((h) => dialEntry(h.address)))];
-  const files: ShippedFile[] = [
-    { name: "analyzer.crt", src: `${LEGACY_FILES}/analyzer.crt`, mode: CERT_MODE, source: src.analyzer.cert },
-    { name: "analyzer.key", src: `${LEGACY_FILES}/analyzer.key`, mode: KEY_MODE, source: src.analyzer.key },
-    { name: "agent.crt", src: `${LEGACY_FILES}/agent.crt`, mode: CERT_MODE, source: src.agent.cert },
-    { name: "agent.key", src: `${LEGACY_FILES}/agent.key`, mode: KEY_MODE, source: src.agent.key },
-  ];
+  const files = ROLES.flatMap((r) => [shipped(`${r}.crt`, `legacy/${r}.crt`, CERT_MODE, src[r].cert), shipped(`${r}.key`, `legacy/${r}.key`, KEY_MODE, src[r].key)]);
   const pairs = { analyzer: { cert: at("analyzer.crt"), key: at("analyzer.key") }, agent: { cert: at("agent.crt"), key: at("agent.key") } };
-  return {
-    dialed,
-    hosts: hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.address, files, settings: hostSettings("legacy", h.roles, { legacy: pairs }, h.roles.includes("agent") ? dialed : []) })),
-  };
+  return { dialed, hosts: hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.address, files, settings: hostSettings("legacy", h.roles, { legacy: pairs }, h.roles.includes("agent") ? dialed : []) })) };
 }
 
 /** tls.*: each inventory host's own pair from the fleet record, and the CA certificate. */
-function fleetPlan(src: FleetSource, release: Release, hosts: InventoryHost[], inventoryPath: string, cwd: string, warnings: string[], notes: string[]): { hosts: HostPlan[]; dialed: string[] } {
-  const show = (p: string) => shown(cwd, p);
+function fleetPlan(src: Extract<ExportSource, { kind: "fleet" }>, release: Release, hosts: InventoryHost[], inventoryPath: string, cwd: string, warnings: string[], notes: string[]): { hosts: HostPlan[]; dialed: string[] } {
+  const show = (p: string) => shownPath(p, cwd);
   const record = src.record;
-  const byName = new Map<string, RecordHost>(record.hosts.map((h) => [h.name, h]));
-  const caFile: ShippedFile = { name: basename(src.ca), src: `${CA_FILES}/${basename(src.ca)}`, mode: CERT_MODE, source: src.ca };
-  const issue = (roles: Role[], extra: string[] = []) => command("init", ...roles, "--ca", show(src.from), "--inventory", show(inventoryPath), "--out", show(src.from), ...extra);
+  const byName = new Map(record.hosts.map((h) => [h.name, h]));
+  const caFile = shipped(basename(src.ca), `ca/${basename(src.ca)}`, CERT_MODE, src.ca);
+  const issue = (roles: string[]) => command("init", ...roles, "--ca", show(src.from), "--inventory", show(inventoryPath), "--out", show(src.from));
 
   const missing = hosts.filter((h) => !byName.has(h.name));
   if (missing.length) {
-    const roles = (["analyzer", "agent"] as const).filter((r) => missing.some((h) => h.roles.includes(r)));
+    const roles = ROLES.filter((r) => missing.some((h) => h.roles.includes(r)));
+    const one = missing.length === 1;
     throw failure(
-      `${missing.length === 1 ? "host" : "hosts"} ${missing.slice(0, 5).map((h) => h.name).join(", ")}${missing.length > 5 ? ", ..." : ""} of ${show(inventoryPath)} ${missing.length === 1 ? "has" : "have"} no certificate in the fleet record ${show(join(src.from, "skycert.json"))}`,
+      `${one ? "host" : "hosts"} ${missing.slice(0, 5).map((h) => h.name).join(", ")}${missing.length > 5 ? ", ..." : ""} of ${show(inventoryPath)} ${one ? "has" : "have"} no certificate in the fleet record ${show(join(src.from, RECORD_FILE))}`,
       `${issue(roles)} (hosts already issued are skipped), then run this export again`,
     );
   }
@@ -205,15 +152,10 @@ function fleetPlan(src: FleetSource, release: Release, hosts: InventoryHost[], i
   }
   return {
     dialed: record.analyzers,
-    hosts: hosts.map((h): HostPlan => {
+    hosts: hosts.map((h) => {
       const r = byName.get(h.name)!;
-      const cert = basename(r.cert);
-      const key = basename(r.key);
-      const files: ShippedFile[] = [
-        { name: cert, src: `${HOST_FILES}/${r.name}/${cert}`, mode: CERT_MODE, source: abs(src.from, r.cert) },
-        { name: key, src: `${HOST_FILES}/${r.name}/${key}`, mode: KEY_MODE, source: abs(src.from, r.key) },
-        caFile,
-      ];
+      const [cert, key] = [basename(r.cert), basename(r.key)];
+      const files = [shipped(cert, `hosts/${r.name}/${cert}`, CERT_MODE, abs(src.from, r.cert)), shipped(key, `hosts/${r.name}/${key}`, KEY_MODE, abs(src.from, r.key)), caFile];
       return { name: h.name, roles: r.roles, address: h.address, files, settings: hostSettings(release, r.roles, { own: { cert: at(cert), key: at(key) }, ca: at(caFile.name) }, record.analyzers) };
     }),
   };
