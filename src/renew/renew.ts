@@ -133,14 +133,13 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
   const keyPath = opts.key ? resolve(opts.cwd, opts.key) : keyBeside(certPath);
   const keyFlag = opts.key ? "--key" : "key";
   const keyThere = opts.key !== undefined || lstatSync(keyPath, { throwIfNoEntry: false }) !== undefined;
+  if (!keyThere && selfSigned && !rekey) throw usageError(`${certPath} is self-signed and its key is not beside it (looked for ${keyPath})`, "pass --key FILE");
   let oldKey: KeyObject | undefined;
-  if (keyThere) {
-    // Only a self-signed certificate is signed with its own key: only then is it opened when encrypted.
-    if ((selfSigned && !rekey && !dryRun) || !pemKeyEncrypted(readInput(keyPath, keyFlag, MAX_PEM_BYTES).text)) {
-      oldKey = (await readPrivateKey(keyPath, keyFlag, selfSigned ? opts.passphrase : undefined, { requirePrivate: selfSigned && !rekey })).key;
-      if (!spkiDer(oldKey).equals(info.publicKey.spki)) throw failure(`${keyPath} is not the key of ${certPath}`, opts.key ? "pass the key the certificate was made for" : "pass the right one with --key");
-    }
-  } else if (selfSigned && !rekey) throw usageError(`${certPath} is self-signed and its key is not beside it (looked for ${keyPath})`, "pass --key FILE");
+  // Only a self-signed certificate is signed with its own key: only then is it opened when encrypted.
+  if (keyThere && ((selfSigned && !rekey && !dryRun) || !pemKeyEncrypted(readInput(keyPath, keyFlag, MAX_PEM_BYTES).text))) {
+    oldKey = (await readPrivateKey(keyPath, keyFlag, selfSigned ? opts.passphrase : undefined, { requirePrivate: selfSigned && !rekey })).key;
+    if (!spkiDer(oldKey).equals(info.publicKey.spki)) throw failure(`${keyPath} is not the key of ${certPath}`, opts.key ? "pass the key the certificate was made for" : "pass the right one with --key");
+  }
   const oldSpec = keySpecOf(publicKey);
   let keySpec: KeySpec | undefined;
   if (rekey) {
@@ -155,6 +154,7 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
   }
 
   // The signer.
+  if (selfSigned && opts.changeCa) throw usageError(`--change-ca: ${certPath} is self-signed, and renew keeps it self-signed`);
   let ca: LoadedCa | undefined;
   let found: CaFound = "--ca";
   let caChanged = false;
@@ -170,7 +170,7 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
     if (caChanged && member?.ca && member.ca !== ca.certPath) {
       warnings.push(`the fleet's hosts trust ${member.ca} (tls.ca_cert): this certificate verifies there no more; point their tls.ca_cert at ${ca.certPath}, or renew it with the fleet's CA`);
     }
-  } else if (opts.changeCa) throw usageError(`--change-ca: ${certPath} is self-signed, and renew keeps it self-signed`);
+  }
 
   // The names.
   const before = info.subjectAltNames;
