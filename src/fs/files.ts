@@ -403,6 +403,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   const mode = current?.isFile() && !opts.exactMode ? current.mode & 0o777 : opts.mode;
   if (current?.isFile() && (current.mode & 0o777) === mode && sameContent(path, bytes)) return false;
   await ensureDir(dirname(path));
+  dropDeadTemporaries(path);
   const tmp = join(dirname(path), `${TMP}${basename(path)}-${process.pid}-${Math.random().toString(36).slice(2)}`);
   try {
     await createFile(tmp, bytes, mode);
@@ -410,6 +411,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
       const bakTmp = `${tmp}.bak`;
       await link(path, bakTmp);
       await rename(bakTmp, `${path}.bak`);
+      // rename(2) does nothing when both names are links to one file: a run killed after making the
+      // backup, before replacing the file, leaves the file and its backup so.
+      await rm(bakTmp, { force: true });
     }
     await rename(tmp, path);
     syncDir(dirname(path));
@@ -418,6 +422,25 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await rm(tmp, { force: true });
     await rm(`${tmp}.bak`, { force: true });
     throw fsError(err, path, "write");
+  }
+}
+
+/**
+ * The temporaries of `path` a killed run left (another pid's: under the
+ * folder's lock, a dead run's), so that a writer whose callers do not
+ * `recover` the folder (config set) still cleans up after itself.
+ */
+function dropDeadTemporaries(path: string): void {
+  const name = new RegExp(`^${(TMP + basename(path)).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-(\\d+)-[^-]+$`);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = name.exec(n);
+    if (m && Number(m[1]) !== process.pid) rmSync(join(dirname(path), n), { force: true });
   }
 }
 
@@ -483,7 +506,8 @@ export function recover(dir: string): string[] {
 
 /**
  * Clean a set folder this run does not replace (a fleet host skipped, an export
- * set that is unchanged) of what killed runs left in it, under its own lock.
+ * set that is unchanged) of what killed runs left in it, their lock included,
+ * under its own lock.
  */
 export async function tidy(dir: string): Promise<void> {
   let names: string[];
@@ -493,6 +517,7 @@ export async function tidy(dir: string): Promise<void> {
   } catch {
     return;
   }
-  if (!names.some((n) => n.startsWith(TMP) || n.startsWith(OLD))) return;
+  // A dead run's lock too: a run killed while it swapped this folder in leaves its lock inside.
+  if (!names.some((n) => n.startsWith(TMP) || n.startsWith(OLD) || n === LOCK_NAME)) return;
   await withLock(dir, async () => recover(dir), 0).catch(() => undefined);
 }
