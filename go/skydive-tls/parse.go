@@ -105,6 +105,7 @@ type certificate struct {
 	AuthorityKeyID              string      `json:"authorityKeyId"`
 	SelfSigned                  bool        `json:"selfSigned"`
 	RawSHA256                   string      `json:"rawSha256"`
+	PublicKeySHA256             string      `json:"publicKeySha256"`
 	Extensions                  []extension `json:"extensions"`
 	UnhandledCriticalExtensions []string    `json:"unhandledCriticalExtensions"`
 }
@@ -204,6 +205,8 @@ func describe(c *x509.Certificate, line int, headers bool) *certificate {
 	}
 	sum := sha256.Sum256(c.Raw)
 	o.RawSHA256 = hex.EncodeToString(sum[:])
+	pub := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	o.PublicKeySHA256 = hex.EncodeToString(pub[:])
 	return o
 }
 

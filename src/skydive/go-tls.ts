@@ -62,6 +62,8 @@ export interface ParsedCertificateOk {
   selfSigned: boolean;
   /** Hex SHA-256 of the DER. */
   rawSha256: string;
+  /** Hex SHA-256 of the SubjectPublicKeyInfo: two certificates with it equal hold one key. */
+  publicKeySha256: string;
   extensions: { oid: string; critical: boolean }[];
   /** Critical extensions Go does not handle: Verify fails with "x509: unhandled critical extension". */
   unhandledCriticalExtensions: string[];

@@ -61,7 +61,7 @@ export interface HostReport {
   hosts: DialHost[];
   checks: Check[];
   /** What the fleet-level checks need: the host's own leaf, parsed by Go, its key, and the CA it trusts. */
-  leaf?: { serialHex: string; issuer: string; keyPem?: string; rawSha256: string; certPem: string; subject: string };
+  leaf?: { serialHex: string; issuer: string; keyPem?: string; rawSha256: string; publicKeySha256: string; certPem: string; subject: string };
   trustPath?: string;
 }
 
@@ -314,7 +314,7 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
     hosts,
     checks,
     ...(m.roots ? { trustPath: m.roots.path } : {}),
-    ...(leaf ? { leaf: { serialHex: leaf.cert.serialHex, issuer: leaf.cert.issuer, rawSha256: leaf.cert.rawSha256, certPem: leaf.pem, subject: leaf.cert.subject, keyPem: keyText(m.clientKey ?? m.serverKey) } } : {}),
+    ...(leaf ? { leaf: { serialHex: leaf.cert.serialHex, issuer: leaf.cert.issuer, rawSha256: leaf.cert.rawSha256, publicKeySha256: leaf.cert.publicKeySha256, certPem: leaf.pem, subject: leaf.cert.subject, keyPem: keyText(m.clientKey ?? m.serverKey) } } : {}),
   };
 }
 
