@@ -12,7 +12,7 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const stage = mkdtempSync(join(root, ".dist-"));
 try {
   await build({
-    entryPoints: { skycert: join(root, "src/cli/main.ts") },
+    entryPoints: { skycert: join(root, "src/cli/main.ts"), "validate-worker": join(root, "src/validate/worker.ts") },
     outdir: stage,
     bundle: true,
     splitting: true,

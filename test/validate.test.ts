@@ -372,6 +372,22 @@ describe("validate --fleet", () => {
     expect(ok(skycert(["validate"], { cwd: join(dir, "pki") })).stdout).toMatch(/3 of 3 hosts OK/);
   });
 
+  it("a fleet of 120 hosts, judged on every core: each host in record order, each damaged host for its own fault", () => {
+    const hosts = Array.from({ length: 120 }, (_, i) => `ag${String(i).padStart(3, "0")}=10.2.${i >> 8}.${(i & 255) + 1}`);
+    ok(skycert(["init", "agent", "--ca", "pki", "--hosts", hosts.join(","), "--out", "big", "--key-type", "ecdsa"], { cwd: dir }));
+    const at = (h: string, f: string) => join(dir, "big", "agents", h, f);
+    chmodSync(at("ag005", "agent.key"), 0o644);
+    ok(sh(`cp ${q(at("ag061", "agent.crt"))} big/ag060.crt && chmod 644 ${q(at("ag060", "agent.crt"))} && cp big/ag060.crt ${q(at("ag060", "agent.crt"))}`, { cwd: dir }));
+    writeFileSync(at("ag115", "skydive.yml"), read(at("ag115", "skydive.yml")).replace(/ca_cert: .*/, "ca_cert: /nonexistent/ca.crt"));
+    const r = skycert(["validate", "--fleet", "big", "--json"], { cwd: dir });
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j.hosts.map((h: { host: string }) => h.host)).toEqual(hosts.map((h) => h.split("=")[0]));
+    const failing = j.hosts.filter((h: { ok: boolean }) => !h.ok).map((h: { host: string; checks: CheckJson[] }) => [h.host, [...new Set(h.checks.filter((c) => c.status === "fail").map((c) => c.id))].join(",")]);
+    expect(failing).toEqual([["ag005", "file-mode"], ["ag060", "key-match"], ["ag115", "file-readable"]]);
+    expect(j.summary).toMatchObject({ hosts: 120, hostsOk: 117 });
+  });
+
   it("an analyzer made without the address agents dial is not ready: Go's own error names it", () => {
     ok(sh("cp -r pki missing", { cwd: dir }));
     ok(skycert(["init", "analyzer", "--ca", "missing", "--hosts", "an1=10.0.0.4", "--san", "10.0.0.4", "--out", "missing", "--force", "--key-type", "ecdsa"], { cwd: dir }));

@@ -5,9 +5,11 @@
  * CA, no serial or key twice, and real handshakes from an agent to every
  * analyzer and between analyzers.
  */
-import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { SkycertError, usageError } from "../cli/errors.js";
 import { readConfigFile } from "../skydive/config.js";
 import { type GoTls, loadGoTls } from "../skydive/go-tls.js";
@@ -63,28 +65,9 @@ export async function validateFleet(opts: FleetOptions): Promise<FleetValidateRe
   const fleetRecord: FleetRecord = opts.release ? { ...record, skydive: opts.release } : record;
   if (opts.hosts.length) fleetRecord.analyzers = opts.hosts;
 
-  const shared = { reads: new Map(), parses: new Map() };
-  const results: FleetHostResult[] = [];
-  const reports: (HostReport | undefined)[] = [];
-  for (const h of fleetRecord.hosts) {
-    const hostDir = abs(dir, h.dir);
-    const configPath = join(hostDir, CONFIG_FILE);
-    let checks: Check[];
-    let report: HostReport | undefined;
-    try {
-      const config = readConfigFile(configPath, "host config");
-      report = await validateHost({ cwd: opts.cwd, config, env: {}, flags: {}, hosts: [], warnDays: opts.warnDays, now, fleet: { dir, record: fleetRecord, host: h }, handshake: false, shared }, go);
-      checks = report.checks;
-      checks.push(...dialCheck(h.roles.includes("agent"), config.data, fleetRecord, configPath, opts.cwd));
-    } catch (err) {
-      if (!(err instanceof SkycertError)) throw err;
-      checks = [check("config", "fail", show(configPath), err.message, { file: configPath, remedy: err.remedy ?? `re-issue the host: skycert init ${h.roles.join(" ")} --ca ${show(abs(dir, fleetRecord.ca ?? "ca"))} --hosts ${h.name}=${h.address} --out ${show(dir)} --force` })];
-    }
-    reports.push(report);
-    const sorted = sortChecks(checks);
-    const summary = summarize(sorted);
-    results.push({ host: h.name, roles: h.roles, dir: hostDir, ok: summary.fail === 0, summary, checks: sorted });
-  }
+  const judged = await judgeHosts({ cwd: opts.cwd, dir, record: fleetRecord, warnDays: opts.warnDays, now }, go);
+  const results = judged.map((j) => j.result);
+  const reports = judged.map((j) => j.report);
 
   const fleetChecks: Check[] = [...uniqueness(fleetRecord, reports, remedies, dir), ...caCheck(fleetRecord, dir, reports, show)];
   if (opts.handshake !== false) fleetChecks.push(...(await handshakes(fleetRecord, dir, reports, results, go, now)));
@@ -103,6 +86,92 @@ export async function validateFleet(opts: FleetOptions): Promise<FleetValidateRe
     fleetChecks: sortChecks(fleetChecks),
     summary: { ...total, hosts: results.length, hostsOk },
   };
+}
+
+/** What a thread needs to judge any host of the fleet. */
+export interface FleetJob {
+  cwd: string;
+  dir: string;
+  record: FleetRecord;
+  warnDays: number;
+  now: Date;
+}
+
+export interface JudgedHost {
+  result: FleetHostResult;
+  report?: HostReport;
+}
+
+type Shared = NonNullable<Parameters<typeof validateHost>[0]["shared"]>;
+
+/** One host of the fleet, through the single-host validate, plus what it dials. */
+export async function judgeHost(job: FleetJob, i: number, go: GoTls, shared: Shared): Promise<JudgedHost> {
+  const { dir, record } = job;
+  const h = record.hosts[i]!;
+  const hostDir = abs(dir, h.dir);
+  const configPath = join(hostDir, CONFIG_FILE);
+  let checks: Check[];
+  let report: HostReport | undefined;
+  try {
+    const config = readConfigFile(configPath, "host config");
+    report = await validateHost({ cwd: job.cwd, config, env: {}, flags: {}, hosts: [], warnDays: job.warnDays, now: job.now, fleet: { dir, record, host: h }, handshake: false, shared }, go);
+    checks = report.checks;
+    checks.push(...dialCheck(h.roles.includes("agent"), config.data, record, configPath, job.cwd));
+  } catch (err) {
+    if (!(err instanceof SkycertError)) throw err;
+    const show = shower(job.cwd);
+    checks = [check("config", "fail", show(configPath), err.message, { file: configPath, remedy: err.remedy ?? `re-issue the host: skycert init ${h.roles.join(" ")} --ca ${show(abs(dir, record.ca ?? "ca"))} --hosts ${h.name}=${h.address} --out ${show(dir)} --force` })];
+  }
+  const sorted = sortChecks(checks);
+  const summary = summarize(sorted);
+  return { result: { host: h.name, roles: h.roles, dir: hostDir, ok: summary.fail === 0, summary, checks: sorted }, ...(report ? { report } : {}) };
+}
+
+/** Hosts are handed out in batches to whichever thread is free. */
+const BATCH = 20;
+/** Below this many hosts a second Go instance costs more than it saves. */
+const THREADED_FROM = 100;
+
+/**
+ * Every host of the fleet, in record order. Go's wasm runs on one thread, so a
+ * large fleet also starts worker threads (validate/worker.ts, one Go instance
+ * each) that run the same judgeHost on batches of hosts beside this thread.
+ */
+async function judgeHosts(job: FleetJob, go: GoTls): Promise<JudgedHost[]> {
+  const n = job.record.hosts.length;
+  const out: JudgedHost[] = new Array(n);
+  let next = 0;
+  const take = (): [number, number] | undefined => (next < n ? [next, (next = Math.min(n, next + BATCH))] : undefined);
+  const workerFile = fileURLToPath(new URL("./validate-worker.js", import.meta.url));
+  const threads = n >= THREADED_FROM && existsSync(workerFile) ? Math.min(availableParallelism() - 1, 3) : 0;
+  let failed: unknown;
+  const workers = Array.from({ length: threads }, () => workerRun(workerFile, job, take, out).catch((err: unknown) => void (failed ??= err)));
+  const shared: Shared = { reads: new Map(), parses: new Map() };
+  for (let batch = take(); batch && !failed; batch = take()) {
+    for (let i = batch[0]; i < batch[1]; i++) out[i] = await judgeHost(job, i, go, shared);
+    // Let the workers' messages in: they ask for their next batch.
+    if (threads) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(workers);
+  if (failed) throw failed;
+  return out;
+}
+
+function workerRun(file: string, job: FleetJob, take: () => [number, number] | undefined, out: JudgedHost[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(file, { workerData: job });
+    const give = () => {
+      const batch = take();
+      if (batch) worker.postMessage(batch);
+      else void worker.terminate().then(() => resolve());
+    };
+    worker.on("message", (m: { ready: true } | { from: number; judged: JudgedHost[] } | { error: string; stack?: string }) => {
+      if ("error" in m) return void worker.terminate().then(() => reject(Object.assign(new Error(m.error), { stack: m.stack })));
+      if ("judged" in m) m.judged.forEach((j, k) => (out[m.from + k] = j));
+      give();
+    });
+    worker.on("error", reject);
+  });
 }
 
 /** An agent's config must dial what the fleet's analyzers serve. */
@@ -126,8 +195,7 @@ function uniqueness(record: FleetRecord, reports: (HostReport | undefined)[], re
     if (!leaf) return;
     const s = `${leaf.issuer}/${leaf.serialHex}`;
     serials.set(s, [...(serials.get(s) ?? []), h.name]);
-    const pub = publicKeyOf(leaf.certPem);
-    if (pub) keys.set(pub, [...(keys.get(pub) ?? []), h.name]);
+    keys.set(leaf.publicKeySha256, [...(keys.get(leaf.publicKeySha256) ?? []), h.name]);
   });
   const dupSerials = [...serials.values()].filter((v) => v.length > 1);
   const dupKeys = [...keys.values()].filter((v) => v.length > 1);
@@ -141,14 +209,6 @@ function uniqueness(record: FleetRecord, reports: (HostReport | undefined)[], re
       : check("fleet-key-unique", "pass", "keys", `${keys.size} hosts, every key distinct`),
   );
   return out;
-}
-
-function publicKeyOf(pem: string): string | undefined {
-  try {
-    return new X509Certificate(pem).publicKey.export({ type: "spki", format: "der" }).toString("base64");
-  } catch {
-    return undefined;
-  }
 }
 
 /** Every host trusts the fleet's CA: a host whose tls.ca_cert is another file the analyzers would not share trust with. */

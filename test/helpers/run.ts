@@ -23,7 +23,7 @@ export interface Run {
 
 function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Run {
   // SIGKILL on timeout: a CLI blocked in a system call with a SIGTERM handler would never die, and hang the suite.
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL", ...opts, env: { ...process.env, NO_COLOR: "1", COLUMNS: "1000", ...(opts.env ?? {}) } });
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 120_000, maxBuffer: 256 << 20, killSignal: "SIGKILL", ...opts, env: { ...process.env, NO_COLOR: "1", COLUMNS: "1000", ...(opts.env ?? {}) } });
   const result = { code: r.status ?? (r.signal ? 128 : 1), stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
   recordStreams([cmd, ...args], result.stdout, result.stderr);
   if (r.error) throw r.error;
