@@ -244,8 +244,8 @@ for (const [release, addresses] of [
           ca_cert: at("skydive-ca.crt"),
           ...(stem === "analyzer" ? { require_client_cert: true } : {}),
         });
-        if (stem === "agent") expect(cfg.analyzers).toEqual([entryOf.analyzer1, entryOf.analyzer2]);
-        else expect(cfg.analyzers).toBeUndefined();
+        // Agents dial the analyzers; analyzers of an HA fleet dial each other (Skydive replicates to its analyzers: peers).
+        expect(cfg.analyzers, m.name).toEqual([entryOf.analyzer1, entryOf.analyzer2]);
       }
     });
 
@@ -280,8 +280,8 @@ for (const [release, addresses] of [
       const e = await emulate(release, s.hosts, entryOf);
       for (const m of s.hosts) {
         expect(e.starts[m.name], m.name).toMatchObject({ started: true, tlsEnabled: true, serverTLS: true, clientTLS: true });
-        // Up to 0.26 an analyzer loads its client pair only when it has analyzers: entries (its peers) to dial.
-        expect(e.starts[m.name]!.clientCert, m.name).toBe(m.roles.includes("agent") || release === "0.27");
+        // Up to 0.26 an analyzer loads its client pair only when it has analyzers: entries (its peers) to dial: these have.
+        expect(e.starts[m.name]!.clientCert, m.name).toBe(true);
       }
       for (const a of ["analyzer1", "analyzer2"]) expect(e.servers[a]).toMatchObject({ started: true, tls: true, requireClientCert: release === "0.27" });
       expect(Object.keys(e.dials)).toHaveLength(3 * 2 + 2);
