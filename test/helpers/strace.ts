@@ -33,6 +33,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { afterAll } from "vitest";
 import { BIN, type Run, tool } from "./run.js";
 import { recordStreams } from "./streams.js";
 
@@ -179,6 +180,7 @@ const SCRATCH = join(PRELOAD_DIR, "scratch");
 mkdirSync(SCRATCH);
 writeFileSync(PRELOAD, PRELOAD_SOURCE);
 writeFileSync(join(SCRATCH, "f"), "");
+afterAll(() => rmSync(PRELOAD_DIR, { recursive: true, force: true }));
 /** Calls the preload can make K times; a change of another call is killed at its own rank. */
 const PRELOADABLE = new Set(["open", "openat", "mkdir", "rmdir", "rename", "link", "unlink", "symlink", "chmod", "utimensat", "fchmod", "statx", "fsync", "close"]);
 
