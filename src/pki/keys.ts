@@ -33,9 +33,16 @@ export function privateKeyPem(key: KeyObject, passphrase?: string): string {
     : (key.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string);
 }
 
+const spkis = new WeakMap<KeyObject, Buffer>();
+
+/** A host's key is asked for its SubjectPublicKeyInfo by its CSR, its certificate and its fingerprint: derived once. */
 export function spkiDer(key: KeyObject): Buffer {
-  const pub = key.type === "private" ? createPublicKey(key) : key;
-  return pub.export({ type: "spki", format: "der" });
+  let der = spkis.get(key);
+  if (!der) {
+    const pub = key.type === "private" ? createPublicKey(key) : key;
+    spkis.set(key, (der = pub.export({ type: "spki", format: "der" })));
+  }
+  return der;
 }
 
 /** SHA-256 of the SubjectPublicKeyInfo: identifies a key without revealing it. */
