@@ -488,7 +488,7 @@ describe("export: hostile manifests, source configs and inventories (nothing wri
     { name: "--manifest huge", args: (W) => withManifest(W, P.huge), code: 2, line: /--manifest .*huge\.pem: too large/ },
     // The source config.
     { name: "--config malformed YAML, with its line", args: (W) => k8s(W, ["--config", join(W, "bad.yml")]), files: { "bad.yml": "analyzer: [unclosed\n" }, code: 2, line: /bad\.yml:\d+: malformed YAML \([^)]*\]\) \(fix: / },
-    { name: "--config with a setting of the wrong type", args: (W) => k8s(W, ["--config", join(W, "bad.yml")]), files: { "bad.yml": "analyzer:\n  X509_cert: 5\n  X509_key: [a]\n" }, code: 2, line: /bad\.yml: analyzer\.X509_cert is not a file path/ },
+    { name: "--config with a setting of the wrong type", args: (W) => k8s(W, ["--config", join(W, "bad.yml")]), files: { "bad.yml": "analyzer:\n  X509_cert: 5\n  X509_key: [a]\n" }, code: 2, line: /bad\.yml: analyzer\.X509_cert is a number, not a file path/ },
     { name: "--config a list", args: (W) => k8s(W, ["--config", join(W, "bad.yml")]), files: { "bad.yml": "- a\n- b\n" }, code: 2, line: /bad\.yml: the top level is not a mapping of keys/ },
     { name: "--config a folder", args: (W) => k8s(W, ["--config", P.dir]), code: 2, line: /--config .*a-folder: is a directory, not a file$/ },
     { name: "--config /dev/zero", args: (W) => k8s(W, ["--config", "/dev/zero"]), code: 2, line: /--config \/dev\/zero: too large/ },

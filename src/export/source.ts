@@ -17,7 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { failure, usageError } from "../cli/errors.js";
 import { command } from "../cli/invocation.js";
 import { shownPath } from "../cli/render.js";
-import { readConfigFile, readSetting, releaseOf, settingPath } from "../skydive/config.js";
+import { fileSetting, readConfigFile, releaseOf } from "../skydive/config.js";
 import { type FleetRecord, RECORD_FILE, abs, readRecord } from "../skydive/record.js";
 import { RELEASE_NAMES, type Release, fileKeys, keysOf } from "../skydive/release.js";
 import { CONFIG_FILE, type Pair } from "../skydive/settings.js";
@@ -48,11 +48,7 @@ export function readSource(opts: { cwd: string; from?: string; config?: string }
     throw usageError(`${opts.config ? "--config " : ""}${show(configPath)}: no such file, so no certificates to export`, made);
   }
   const config = readConfigFile(configPath, "--config");
-  const path = (key: string) => {
-    const s = readSetting(config, {}, key);
-    if (s && typeof s.value !== "string") throw usageError(`${show(configPath)}: ${key} is not a file path`, `set ${key} to the path of the file`);
-    return s && settingPath(config, { value: s.value as string, fromEnv: false }, opts.cwd);
-  };
+  const path = (key: string) => fileSetting(config, {}, key, opts.cwd, show(configPath))?.path;
   if (fileKeys("legacy").filter(path).length === 0) {
     if (fileKeys("0.27").some(path)) {
       throw usageError(`${show(configPath)} names tls.* files, but ${show(from)} has no fleet record (${RECORD_FILE}) saying which host each belongs to`, "export the folder skycert init analyzer agent --ca ... --out DIR wrote, with --from DIR");

@@ -12,7 +12,7 @@ import { readInput } from "../fs/files.js";
 import { privateKeyPem, readPrivateKey, sha256Fingerprint } from "../pki/keys.js";
 import { parsePem } from "../pki/pem.js";
 import { dialEntry, splitAddress } from "../skydive/address.js";
-import { lookup, readConfigFile, readSetting, releaseOf, settingPath, settingTrue } from "../skydive/config.js";
+import { fileSetting, lookup, readConfigFile, readSetting, releaseOf, settingTrue } from "../skydive/config.js";
 import { type FleetRecord, type RecordHost, RECORD_FILE, abs, readRecord } from "../skydive/record.js";
 import { REQUIRE_CLIENT_CERT, ROLES, type Release, type Role, canRequireClientCert, keysOf } from "../skydive/release.js";
 import { AGENT_PORT, ANALYZER_PORT, CONFIG_FILE } from "../skydive/settings.js";
@@ -82,8 +82,8 @@ async function fromConfig(path: string, o: TargetOptions) {
   const { release, from: releaseFrom } = releaseOf(config, o.env, { flag: o.skydive });
   const k = keysOf(release);
   const file = (key: string) => {
-    const s = get(key);
-    return s && typeof s.value === "string" ? { path: settingPath(config, { value: s.value, fromEnv: s.fromEnv }, o.cwd), from: `${s.source} in ${path}` } : undefined;
+    const s = fileSetting(config, o.env, key, o.cwd, path);
+    return s && { path: s.path, from: `${s.source} in ${path}` };
   };
   const [clientCert, clientKey, trust, server] = [file(k.client.cert), file(k.client.key), file(k.rootCAs), file(k.server.cert)];
   const requireSet = lookup(config.data, REQUIRE_CLIENT_CERT) !== undefined || get(REQUIRE_CLIENT_CERT)?.fromEnv;

@@ -226,6 +226,20 @@ export function readSetting(config: SkydiveConfig | undefined, env: Record<strin
   return { key, value: v, source: key, fromEnv: false };
 }
 
+/** Why a file setting's value is no path ("a list, not a file path"), or undefined when it is one. */
+export function notAPath(s: Setting | undefined): string | undefined {
+  if (!s || typeof s.value === "string") return undefined;
+  return `${Array.isArray(s.value) ? "a list" : typeof s.value === "object" ? "a mapping" : `a ${typeof s.value}`}, not a file path`;
+}
+
+/** A file setting, read as Skydive reads it, for commands that cannot go on without it: a value that is no path is a usage error naming it. */
+export function fileSetting(config: SkydiveConfig, env: Record<string, string | undefined>, key: string, cwd: string, shown = config.path): { path: string; source: string; fromEnv: boolean } | undefined {
+  const s = readSetting(config, env, key);
+  const wrong = notAPath(s);
+  if (wrong) throw usageError(`${shown}: ${s!.source} is ${wrong}`, `set ${key} to the path of the file`);
+  return s && { path: settingPath(config, { value: s.value as string, fromEnv: s.fromEnv }, cwd), source: s.source, fromEnv: s.fromEnv };
+}
+
 /** viper's GetString: scalars as text, anything else empty. */
 export function settingText(s: Setting | undefined): string {
   if (!s) return "";

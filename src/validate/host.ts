@@ -8,7 +8,7 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { basename, join, resolve } from "node:path";
 import { type FileRead, readMaterial } from "../fs/files.js";
-import { type SkydiveConfig, fleetOf, lookup, readSetting, releaseOf, settingPath, settingText, settingTrue, unknownKeys } from "../skydive/config.js";
+import { type SkydiveConfig, fleetOf, lookup, notAPath, readSetting, releaseOf, settingPath, settingText, settingTrue, unknownKeys } from "../skydive/config.js";
 import type { GoTls, ParseResult } from "../skydive/go-tls.js";
 import { hostPart } from "../skydive/address.js";
 import { type FleetRecord, type RecordHost, abs, findRecord } from "../skydive/record.js";
@@ -132,7 +132,8 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
   }
   for (const key of fileKeys(release)) {
     const s = get(key);
-    if (s && typeof s.value !== "string") checks.push(check("config", "fail", where, `${where}: ${s.source} is ${Array.isArray(s.value) ? "a list" : `a ${typeof s.value}`}, not a file path`, { remedy: `set ${key} to the path of the file` }));
+    const wrong = notAPath(s);
+    if (wrong) checks.push(check("config", "fail", where, `${where}: ${s!.source} is ${wrong}`, { remedy: `set ${key} to the path of the file` }));
   }
   const fromEnv = [...fileKeys(release), REQUIRE_CLIENT_CERT, ANALYZERS].filter((key) => get(key)?.fromEnv);
   const requireSet = settingTrue(get(REQUIRE_CLIENT_CERT));
@@ -227,16 +228,23 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
     clientCAs: material("client CAs", k.clientCAs),
     roots: material("roots", k.rootCAs),
   };
+  // A file is checked once as a file, and once for each kind of block read from it: Go reads a key
+  // from a certificate's own file when a key setting names it, and that file must then hold one.
   const seen = new Set<string>();
   const certFiles = new Map<string, CertFile>();
   const keyTexts = new Map<string, string>();
   for (const mat of Object.values(m)) {
-    if (!mat || seen.has(mat.path)) continue;
-    seen.add(mat.path);
-    checks.push(checkReadable(mat, ctx));
-    const mode = checkFileMode(mat, ctx);
-    if (mode) checks.push(mode);
-    if (mat.part === "server key" || mat.part === "client key") {
+    if (!mat) continue;
+    const isKey = mat.part === "server key" || mat.part === "client key";
+    if (seen.has(`${isKey}:${mat.path}`)) continue;
+    seen.add(`${isKey}:${mat.path}`);
+    if (!seen.has(mat.path)) {
+      seen.add(mat.path);
+      checks.push(checkReadable(mat, ctx));
+      const mode = checkFileMode(mat, ctx);
+      if (mode) checks.push(mode);
+    }
+    if (isKey) {
       const certOf = mat.part === "server key" ? m.serverCert : m.clientCert;
       const r = readKeyFile(mat, ctx, { alone: !certOf?.read.ok });
       checks.push(r.check);
@@ -282,7 +290,7 @@ export async function validateHost(opts: HostOptions, go: GoTls): Promise<HostRe
     if (release === "legacy") {
       if (files.client?.certs.length && files.client.certs[0]!.cert.rawSha256 !== serverLeaf) candidates.push({ file: files.client, whose: "the agents' certificate" });
       else if (files.client?.certs.length) {
-        checks.push(check("impersonation", "warn", "the agents' certificate", `${files.client.material.shown}: the agents present the analyzer's own certificate and key, so every agent is the analyzer`, { file: files.client.material.path, remedy: `make the agent its own pair: ${ctx.remedies.renew(files.client.material.path)} is not enough; run skycert init agent --force, and set agent.X509_* to it` }));
+        checks.push(check("impersonation", "warn", "the agents' certificate", `${files.client.material.shown}: the agents present the analyzer's own certificate and key, so every agent is the analyzer`, { file: files.client.material.path, remedy: "give the agents their own pair (skycert init agent makes the seed's), and set agent.X509_cert and agent.X509_key to it" }));
       }
     } else if (!roles.includes("analyzer") && files.client?.certs.length) {
       candidates.push({ file: files.client, whose: fleet?.host ? `agent ${fleet.host.name}'s certificate` : "this agent's certificate" });

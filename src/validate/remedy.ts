@@ -63,6 +63,11 @@ export class Remedies {
     return fix;
   }
 
+  /** Point the setting (or the file flag standing in for it) at what it should name. */
+  pointAt(m: Pick<Material, "key" | "fromEnv" | "setting">, to: string): string {
+    return this.forSetting(m, m.setting.startsWith("--") ? `give ${m.setting} ${to}` : `set ${m.key} to ${to}`);
+  }
+
   private quote(s: string): string {
     return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
   }

@@ -20,7 +20,7 @@ export function checkReadable(m: Material, ctx: HostContext): Check {
   const what = isKeyPart(m) ? "private key" : "certificate";
   const remedy =
     m.read.problem === "missing" || m.read.problem === "directory"
-      ? ctx.remedies.forSetting(m, `set ${m.key} to the ${what} file`)
+      ? ctx.remedies.pointAt(m, `the ${what} file`)
       : m.read.problem === "unreadable"
         ? `run skycert validate as the user that runs Skydive (or root), or make ${m.shown} readable by that user`
         : ctx.remedies.forSetting(m, `replace ${m.shown} with the PEM ${what} it should hold`);

@@ -28,9 +28,9 @@ export function readCertFile(m: Material, ctx: HostContext): { check: Check; fil
   if (certBlocks.length === 0) {
     if (blocks.some((b) => isKeyLabel(b.label))) {
       // Skydive would print this file's content in its start-up error (SetupTLSLoadCA quotes what it could not parse).
-      return fail(`holds a private key where a certificate should be${isPool(m) ? "; Skydive would print this file, key included, in its start-up error" : ""}`, ctx.remedies.forSetting(m, `set ${m.key} to the certificate (.crt), not the key`));
+      return fail(`holds a private key where a certificate should be${isPool(m) ? "; Skydive would print this file, key included, in its start-up error" : ""}`, ctx.remedies.pointAt(m, "the certificate (.crt), not the key"));
     }
-    if (blocks.some((b) => b.label.includes("CERTIFICATE REQUEST"))) return fail("holds a certificate request (CSR), not a certificate", ctx.remedies.forSetting(m, `set ${m.key} to the .crt file, not the .csr`));
+    if (blocks.some((b) => b.label.includes("CERTIFICATE REQUEST"))) return fail("holds a certificate request (CSR), not a certificate", ctx.remedies.pointAt(m, "the .crt file, not the .csr"));
     if (blocks.length) return fail(`holds ${blocks.map((b) => b.label).join(", ")}, not a CERTIFICATE`, replace);
     if (looksDer(m.read.bytes)) return fail("is DER (binary); Skydive reads PEM only", `openssl x509 -inform der -in ${m.shown} -out ${m.shown}.pem, then point ${m.key} at the .pem`);
     return fail("no PEM certificate found (garbage or not a certificate)", replace);
@@ -82,7 +82,7 @@ export function readKeyFile(m: Material, ctx: HostContext, opts: { alone: boolea
   if (problem.kind !== "none" && (problem.kind !== "bad-base64" || !blocks.some((b) => isKeyLabel(b.label)))) return fail(pemProblemText(problem), replace);
   const block = blocks.find((b) => isKeyLabel(b.label));
   if (!block) {
-    if (blocks.some((b) => b.label === "CERTIFICATE")) return fail("holds a certificate where a private key should be", ctx.remedies.forSetting(m, `set ${m.key} to the private key (.key), not the certificate`));
+    if (blocks.some((b) => b.label === "CERTIFICATE")) return fail("holds a certificate where a private key should be", ctx.remedies.pointAt(m, "the private key (.key), not the certificate"));
     if (blocks.length) return fail(`holds ${blocks.map((b) => b.label).join(", ")}, not a PRIVATE KEY`, replace);
     if (looksDer(m.read.bytes)) return fail("is DER (binary); Skydive reads PEM only", `openssl pkey -inform der -in ${m.shown} -out ${m.shown}.pem, then point ${m.key} at the .pem`);
     return fail("no PEM private key found (garbage or not a key)", replace);
