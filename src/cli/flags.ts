@@ -66,6 +66,18 @@ export const skydiveOption = (defaultText: string) =>
 
 export const keyTypeOption = () => new Option("--key-type <type>", "key algorithm: rsa (2048 bits, --bits) or ecdsa (P-256)").choices(["rsa", "ecdsa"]);
 
+/** Flags init and renew both take: each flag's spelling and parser once; its help says what it means to the command. */
+export const flag = {
+  san: (help: string) => new Option("--san <address>", help).argParser(collectSans),
+  days: (help: string) => new Option("--days <n>", help).argParser(parseDays),
+  bits: (help: string) => new Option("--bits <n>", help).argParser(parseBits),
+  cnf: (help: string) => new Option("--cnf <file>", help),
+  extensions: (help: string) => new Option("--extensions <section>", help),
+  passphraseFile: (help: string) => new Option("--passphrase-file <file>", help),
+  force: (help: string) => new Option("--force", help),
+  dryRun: (help: string) => new Option("--dry-run", help),
+};
+
 /** --json and --debug on every command. */
 export function withCommonOptions(cmd: Command): Command {
   return cmd
@@ -80,7 +92,7 @@ Exit codes:
   2  usage: unknown command or flag, bad flag value, unreadable or invalid input file`;
 
 /** A command's help epilogue: POSITIONAL ARGUMENTS, EXAMPLES and EXIT CODES, as `skycert CMD --help` shows them. */
-export function usageSections(sections: { positional?: [string, string][]; examples: string[]; exitCodes?: string }): string {
+export function usageSections(sections: { positional?: [string, string][]; examples: string; exitCodes?: string }): string {
   const out: string[] = [""];
   if (sections.positional?.length) {
     out.push("Positional arguments:");
@@ -88,7 +100,8 @@ export function usageSections(sections: { positional?: [string, string][]; examp
     for (const [name, text] of sections.positional) out.push(`  ${name.padEnd(w)}  ${text}`);
     out.push("");
   }
-  out.push("Examples:", ...sections.examples.map((e) => (e === "" ? "" : e.startsWith("#") ? `  ${e}` : `  ${e}`)));
+  // Examples are written one per line, as typed, in a template literal.
+  out.push("Examples:", ...sections.examples.trim().split("\n").map((e) => (e === "" ? "" : `  ${e}`)));
   out.push(sections.exitCodes ?? EXIT_CODES);
   return out.join("\n");
 }

@@ -35,7 +35,10 @@ export function register(program: Command): void {
           ["file", "the Skydive config to edit (created when missing)"],
           ["key=value", "a dotted key and its value"],
         ],
-        examples: ["skycert config set skydive.yml tls.require_client_cert=true", "skycert config set /etc/skydive/skydive.yml tls.server_cert=/etc/skydive/tls/agent.crt tls.server_key=/etc/skydive/tls/agent.key"],
+        examples: `
+skycert config set skydive.yml tls.require_client_cert=true
+skycert config set /etc/skydive/skydive.yml tls.server_cert=/etc/skydive/tls/agent.crt tls.server_key=/etc/skydive/tls/agent.key
+        `,
       }),
     )
     .action(async (file: string, assignments: string[], flags: { json?: boolean }) => {

@@ -36,10 +36,10 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       usageSections({
-        examples: [
-          "skycert export k8s --manifest skydive.yaml --out overlay --from pki",
-          "skycert export ansible --inventory hosts --out deploy --from pki",
-        ],
+        examples: `
+skycert export k8s --manifest skydive.yaml --out overlay --from pki
+skycert export ansible --inventory hosts --out deploy --from pki
+        `,
       }),
     );
 
@@ -73,23 +73,23 @@ export function register(program: Command): void {
       "after",
       `${SOURCE_HELP}
 ${usageSections({
-  examples: [
-    "# Skydive 0.27, a CA fleet (the analyzer certificate carries the Service name):",
-    "skycert init ca --out pki",
-    "skycert init analyzer --ca pki --hosts analyzer=skydive-analyzer.default.svc --out pki",
-    "skycert export k8s --manifest skydive.yaml --out overlay --from pki",
-    "kubectl apply -k overlay",
-    "",
-    "# Skydive 0.21 to 0.26: agents verify the Service's ClusterIP, pinned here:",
-    "skycert export k8s --manifest skydive.yaml --out overlay --from pki --skydive 0.21 --cluster-ip 10.96.0.50",
-    "",
-    "# Legacy (up to 0.20), the seed's self-signed pairs:",
-    "skycert init analyzer agent --san 10.96.0.50 --out pki",
-    "skycert export k8s --manifest skydive.yaml --out overlay --from pki --cluster-ip 10.96.0.50 --namespace skydive --json",
-    "",
-    "# After a renewal: the Secrets get new names and the pods roll",
-    "skycert renew pki/analyzers/analyzer/analyzer.crt && skycert export k8s --manifest skydive.yaml --out overlay --from pki --force",
-  ],
+  examples: `
+# Skydive 0.27, a CA fleet (the analyzer certificate carries the Service name):
+skycert init ca --out pki
+skycert init analyzer --ca pki --hosts analyzer=skydive-analyzer.default.svc --out pki
+skycert export k8s --manifest skydive.yaml --out overlay --from pki
+kubectl apply -k overlay
+
+# Skydive 0.21 to 0.26: agents verify the Service's ClusterIP, pinned here:
+skycert export k8s --manifest skydive.yaml --out overlay --from pki --skydive 0.21 --cluster-ip 10.96.0.50
+
+# Legacy (up to 0.20), the seed's self-signed pairs:
+skycert init analyzer agent --san 10.96.0.50 --out pki
+skycert export k8s --manifest skydive.yaml --out overlay --from pki --cluster-ip 10.96.0.50 --namespace skydive --json
+
+# After a renewal: the Secrets get new names and the pods roll
+skycert renew pki/analyzers/analyzer/analyzer.crt && skycert export k8s --manifest skydive.yaml --out overlay --from pki --force
+  `,
   exitCodes: `
 Exit codes:
   0  success
@@ -129,22 +129,22 @@ Exit codes:
       "after",
       `${SOURCE_HELP}
 ${usageSections({
-  examples: [
-    "# A CA fleet (Skydive 0.27 by default):",
-    "skycert init ca --out pki",
-    "skycert init analyzer agent --ca pki --inventory hosts --out pki",
-    "skycert export ansible --inventory hosts --out deploy --from pki",
-    "ansible-playbook -i hosts deploy/skydive-tls.yml --become",
-    "",
-    "# Per host or group in the inventory: skycert_tls_dir=/opt/skydive/tls skydive_config_file=/opt/skydive/skydive.yml",
-    "# Skydive's roles in the same run, with skydive_extra_config carrying the TLS settings:",
-    "#   site.yml: - import_playbook: deploy/skydive-tls.yml",
-    "#             - import_playbook: skydive/playbook.yml",
-    "",
-    "# Legacy (up to 0.20), the seed's self-signed pairs:",
-    "skycert init analyzer agent --san 10.0.0.4 --out pki",
-    "skycert export ansible --inventory hosts --out deploy --from pki --json",
-  ],
+  examples: `
+# A CA fleet (Skydive 0.27 by default):
+skycert init ca --out pki
+skycert init analyzer agent --ca pki --inventory hosts --out pki
+skycert export ansible --inventory hosts --out deploy --from pki
+ansible-playbook -i hosts deploy/skydive-tls.yml --become
+
+# Per host or group in the inventory: skycert_tls_dir=/opt/skydive/tls skydive_config_file=/opt/skydive/skydive.yml
+# Skydive's roles in the same run, with skydive_extra_config carrying the TLS settings:
+#   site.yml: - import_playbook: deploy/skydive-tls.yml
+#             - import_playbook: skydive/playbook.yml
+
+# Legacy (up to 0.20), the seed's self-signed pairs:
+skycert init analyzer agent --san 10.0.0.4 --out pki
+skycert export ansible --inventory hosts --out deploy --from pki --json
+  `,
   exitCodes: `
 Exit codes:
   0  success

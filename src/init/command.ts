@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import { resolve } from "node:path";
 import { someFailed, usageError } from "../cli/errors.js";
-import { collectList, collectSans, keyTypeOption, parseBits, parseDays, skydiveOption, usageSections, withCommonOptions } from "../cli/flags.js";
+import { collectList, flag, keyTypeOption, skydiveOption, usageSections, withCommonOptions } from "../cli/flags.js";
 import { didYouMean } from "../cli/suggest.js";
 import type { San } from "../pki/san.js";
 import type { Release, Role } from "../skydive/release.js";
@@ -66,16 +66,16 @@ export function register(program: Command): void {
         "init client NAME makes a clientAuth-only certificate for skydive client --cert (--p12 for browsers).",
     )
     .argument("<target...>", "analyzer, agent (or both), ca, or client NAME")
-    .option("--san <address>", "add a subjectAltName: an IP if it parses as one, else a DNS name (repeatable, or comma-separated)", collectSans)
-    .option("--cnf <file>", "OpenSSL config (default: ./skydive-openssl.cnf, else the bundled seed template)")
+    .addOption(flag.san("add a subjectAltName: an IP if it parses as one, else a DNS name (repeatable, or comma-separated)"))
+    .addOption(flag.cnf("OpenSSL config (default: ./skydive-openssl.cnf, else the bundled seed template)"))
     .option("--cnf-sans", "with --ca: also give each host the cnf's [alt_names] (by default a host's certificate names that host only)")
     .option("--out <dir>", "output folder", ".")
     .option("--config <file>", "without --ca: the Skydive config to create or update (default: <out>/skydive.yml)")
     .addOption(keyTypeOption())
-    .option("--bits <n>", "RSA key size, at least 2048 (default: 2048; 4096 for ca)", parseBits)
-    .option("--days <n>", "validity in days (default: 365; 3650 for ca)", parseDays)
+    .addOption(flag.bits("RSA key size, at least 2048 (default: 2048; 4096 for ca)"))
+    .addOption(flag.days("validity in days (default: 365; 3650 for ca)"))
     .option("--cn <name>", "subject common name (default: skydive-<role>; skydive-ca; each host's name)")
-    .option("--extensions <section>", "cnf section of the certificate's extensions (default: v3_req)")
+    .addOption(flag.extensions("cnf section of the certificate's extensions (default: v3_req)"))
     .option("--stem <name>", "file name stem (default: the role's DNS SAN for self-signed pairs, analyzer or agent under a CA, the CN for ca)")
     .option("--ca <dir>", "sign with this CA: the ca/ folder init ca made, the folder holding it, or the CA .crt")
     .addOption(skydiveOption("default: legacy without --ca, else the fleet record's, else 0.27"))
@@ -84,11 +84,11 @@ export function register(program: Command): void {
     .option("--analyzers <list>", "with --ca: the host:port entries agents dial (default: every analyzer host's address, port 8082)", collectList)
     .option("--deploy-dir <dir>", "with --ca: where the files will be on each host, for the paths in its skydive.yml")
     .option("--encrypt", "init ca: encrypt the CA key (PKCS#8, AES-256-CBC) with a passphrase")
-    .option("--passphrase-file <file>", "passphrase for --encrypt, or of an encrypted --ca key (first line); else asked on the terminal")
+    .addOption(flag.passphraseFile("passphrase for --encrypt, or of an encrypted --ca key (first line); else asked on the terminal"))
     .option("--p12", "init client: also write a PKCS#12 bundle (key, certificate, CA) for browsers")
     .option("--p12-passphrase-file <file>", "init client --p12: the bundle's passphrase (first line); else asked on the terminal")
-    .option("--force", "replace existing files (re-issue existing hosts, with new keys)")
-    .option("--dry-run", "show what would be written, and write nothing");
+    .addOption(flag.force("replace existing files (re-issue existing hosts, with new keys)"))
+    .addOption(flag.dryRun("show what would be written, and write nothing"));
   cmd.addOption(new Option("--schema <schema>").hideHelp().argParser(() => {
     throw usageError("--schema is gone: --skydive legacy|0.21|0.27 says which Skydive release the files are for");
   }));
@@ -99,19 +99,19 @@ export function register(program: Command): void {
         positional: [
           ["target", "analyzer | agent (both: analyzer agent) | ca | client NAME"],
         ],
-        examples: [
-          "# The seed's recipe (Skydive up to 0.20):",
-          "skycert init analyzer",
-          "skycert init agent --san 192.168.1.1",
-          "skycert init analyzer agent --san 10.0.0.4 --out /etc/skydive/tls",
-          "",
-          "# A CA fleet (Skydive 0.27 by default; --skydive 0.21 for 0.21 to 0.26):",
-          "skycert init ca --out pki",
-          "skycert init analyzer agent --ca pki --inventory hosts --out pki",
-          "skycert init agent --ca pki --hosts node-a=10.0.1.21,node-b=10.0.1.22 --out pki",
-          "skycert init agent --ca pki --inventory hosts --out pki --deploy-dir /etc/skydive/tls",
-          "skycert init client alice --ca pki --out pki --p12",
-        ],
+        examples: `
+# The seed's recipe (Skydive up to 0.20):
+skycert init analyzer
+skycert init agent --san 192.168.1.1
+skycert init analyzer agent --san 10.0.0.4 --out /etc/skydive/tls
+
+# A CA fleet (Skydive 0.27 by default; --skydive 0.21 for 0.21 to 0.26):
+skycert init ca --out pki
+skycert init analyzer agent --ca pki --inventory hosts --out pki
+skycert init agent --ca pki --hosts node-a=10.0.1.21,node-b=10.0.1.22 --out pki
+skycert init agent --ca pki --inventory hosts --out pki --deploy-dir /etc/skydive/tls
+skycert init client alice --ca pki --out pki --p12
+        `,
         exitCodes: `
 Exit codes:
   0  success

@@ -16,13 +16,13 @@ export function register(program: Command): void {
     .argument("<file...>", "certificate, CSR, key or Skydive config files");
   withCommonOptions(cmd).addHelpText("after", usageSections({
     positional: [["file", "PEM (any number of blocks) or DER certificate, request or key; or a skydive.yml"]],
-    examples: [
-      "skycert inspect skydive.yml                         # the files a Skydive config names",
-      "skycert inspect pki/analyzers/an1/analyzer.crt      # a fleet host's certificate, with its host",
-      "skycert inspect pki/ca/skydive-ca.crt pki/agents/node-a/*",
-      "skycert inspect pki/agents/node-a/agent.csr --json",
-      "skycert inspect agent/agent.domain.com.key agent/agent.domain.com.crt   # shows that the key matches",
-    ],
+    examples: `
+skycert inspect skydive.yml                         # the files a Skydive config names
+skycert inspect pki/analyzers/an1/analyzer.crt      # a fleet host's certificate, with its host
+skycert inspect pki/ca/skydive-ca.crt pki/agents/node-a/*
+skycert inspect pki/agents/node-a/agent.csr --json
+skycert inspect agent/agent.domain.com.key agent/agent.domain.com.crt   # shows that the key matches
+    `,
     exitCodes: `
 Exit codes:
   0  every file was read

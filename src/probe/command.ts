@@ -53,14 +53,14 @@ export function register(program: Command): void {
       "after",
       usageSections({
         positional: [["addr", "IP or DNS name, optionally :PORT ([v6]:PORT); default port 8082 (analyzer API)"]],
-        examples: [
-          "skycert probe --fleet pki                                   # every host of a fleet, compared with its files",
-          "skycert probe 10.0.0.4 --config pki/analyzers/a1/skydive.yml",
-          "skycert probe analyzer.example:8082 --ca pki/ca/skydive-ca.crt --cert alice.crt --key alice.key",
-          "skycert probe 10.0.0.4:8082 --name analyzer.example --fleet pki   # dial an IP, verify the name agents use",
-          "skycert probe 10.0.0.9:8081 --fleet pki --skydive 0.21 --timeout 2",
-          "skycert probe --fleet pki --json | jq '.probes[] | select(.verdict != \"good\")'",
-        ],
+        examples: `
+skycert probe --fleet pki                                   # every host of a fleet, compared with its files
+skycert probe 10.0.0.4 --config pki/analyzers/a1/skydive.yml
+skycert probe analyzer.example:8082 --ca pki/ca/skydive-ca.crt --cert alice.crt --key alice.key
+skycert probe 10.0.0.4:8082 --name analyzer.example --fleet pki   # dial an IP, verify the name agents use
+skycert probe 10.0.0.9:8081 --fleet pki --skydive 0.21 --timeout 2
+skycert probe --fleet pki --json | jq '.probes[] | select(.verdict != "good")'
+        `,
         exitCodes: `
 Verdicts: good (Go trusts it for the name, it is the certificate on disk, nothing refused), bad (expired, not
 trusted, wrong name, plaintext, refused, timeout, client certificate refused, not the certificate on disk),

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { resolve } from "node:path";
 import { someFailed, usageError } from "../cli/errors.js";
-import { collectSans, keyTypeOption, parseBits, parseDays, parseSpan, usageSections, withCommonOptions } from "../cli/flags.js";
+import { flag, keyTypeOption, parseSpan, usageSections, withCommonOptions } from "../cli/flags.js";
 import { type San, sanFromAddress } from "../pki/san.js";
 import type { RenewOptions } from "./renew.js";
 
@@ -45,36 +45,36 @@ export function register(program: Command): void {
     .option("--key <file>", "its private key (default: the .key of the same stem beside CERT)")
     .option("--ca <dir>", "the CA that issued it: ca/ folder, the folder holding ca/, or the CA .crt (default: the fleet record's CA, else a ca/ folder beside CERT or up to three levels above)")
     .option("--change-ca", "with --ca: let it be another CA than the one that issued CERT (re-signs it; the authorityKeyIdentifier is re-encoded)")
-    .option("--days <n>", "validity in days (default: the same length as before)", parseDays)
-    .option("--san <address>", "add a subjectAltName to those CERT has, never dropping one: an IP if it parses as one, else a DNS name (repeatable, or comma-separated)", collectSans)
+    .addOption(flag.days("validity in days (default: the same length as before)"))
+    .addOption(flag.san("add a subjectAltName to those CERT has, never dropping one: an IP if it parses as one, else a DNS name (repeatable, or comma-separated)"))
     .option("--drop-san <address>", "remove a subjectAltName CERT has (an address, or DNS:x / IP:x as renew prints them; repeatable, or comma-separated)", collectDropSans)
     .option("--profile", "re-derive the extensions from skycert's profile for CERT's kind, keeping its SANs: seed pair (the cnf's section), CA-signed host (serverAuth + clientAuth), client (clientAuth), CA")
-    .option("--cnf <file>", "with --profile: the cnf of a seed pair or host (default: ./skydive-openssl.cnf, else the bundled template); without it: take the SANs from this cnf's section instead of CERT's")
-    .option("--extensions <section>", "the --cnf section to use (default: v3_req)")
+    .addOption(flag.cnf("with --profile: the cnf of a seed pair or host (default: ./skydive-openssl.cnf, else the bundled template); without it: take the SANs from this cnf's section instead of CERT's"))
+    .addOption(flag.extensions("the --cnf section to use (default: v3_req)"))
     .option("--rekey", "make a new key (default: the old key's type and size) and write it with the certificate as one set, 0400")
     .addOption(keyTypeOption())
-    .option("--bits <n>", "with --rekey: RSA key size, at least 2048", parseBits)
-    .option("--passphrase-file <file>", "passphrase of an encrypted CA key, or of CERT's own key when self-signed (first line); else asked on the terminal")
-    .option("--force", "replace CERT even when it is a symlink (the link itself, never its target)")
+    .addOption(flag.bits("with --rekey: RSA key size, at least 2048"))
+    .addOption(flag.passphraseFile("passphrase of an encrypted CA key, or of CERT's own key when self-signed (first line); else asked on the terminal"))
+    .addOption(flag.force("replace CERT even when it is a symlink (the link itself, never its target)"))
     .option("--fleet <dir>", "renew every host and client certificate of this fleet (its skycert.json) that expires within --within")
     .option("--within <span>", "with --fleet: the window, in days or with d, w, m, y (30d, 12w, 6m, 1y; default 30d)", parseSpan)
-    .option("--dry-run", "show what would change, and write nothing");
+    .addOption(flag.dryRun("show what would change, and write nothing"));
   withCommonOptions(cmd).addHelpText("after", usageSections({
     positional: [["cert", "the certificate to renew; its key, CA and fleet record are found from its path"]],
-    examples: [
-      "skycert renew analyzer/analyzer.domain.com.crt            # the seed's self-signed pair",
-      "skycert renew pki/agents/node-a/agent.crt --days 90",
-      "skycert renew pki/analyzers/a1/analyzer.crt --san 10.0.0.5  # adds it, keeps the other names",
-      "skycert renew pki/agents/node-a/agent.crt --drop-san analyzer.domain.com",
-      "skycert renew pki/agents/node-a/agent.crt --profile       # serverAuth + clientAuth, as init issues",
-      "skycert renew pki/agents/node-a/agent.crt --rekey --key-type ecdsa",
-      "skycert renew pki/ca/skydive-ca.crt --passphrase-file pass.txt  # same key: what it signed stays valid",
-      "skycert renew old.crt --ca new-pki --change-ca",
-      "",
-      "# A fleet: every host and client expiring within the window (default 30d), keys and SANs kept:",
-      "skycert renew --fleet pki --dry-run",
-      "skycert renew --fleet pki --within 12w --json",
-    ],
+    examples: `
+skycert renew analyzer/analyzer.domain.com.crt            # the seed's self-signed pair
+skycert renew pki/agents/node-a/agent.crt --days 90
+skycert renew pki/analyzers/a1/analyzer.crt --san 10.0.0.5  # adds it, keeps the other names
+skycert renew pki/agents/node-a/agent.crt --drop-san analyzer.domain.com
+skycert renew pki/agents/node-a/agent.crt --profile       # serverAuth + clientAuth, as init issues
+skycert renew pki/agents/node-a/agent.crt --rekey --key-type ecdsa
+skycert renew pki/ca/skydive-ca.crt --passphrase-file pass.txt  # same key: what it signed stays valid
+skycert renew old.crt --ca new-pki --change-ca
+
+# A fleet: every host and client expiring within the window (default 30d), keys and SANs kept:
+skycert renew --fleet pki --dry-run
+skycert renew --fleet pki --within 12w --json
+    `,
     exitCodes: `
 Exit codes:
   0  success

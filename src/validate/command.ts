@@ -69,13 +69,13 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       usageSections({
-        examples: [
-          "skycert validate                                  # ./skydive.yml, as init leaves it",
-          "skycert validate --config /etc/skydive/skydive.yml --host 10.0.0.4",
-          "skycert validate --fleet pki                      # every host of a CA fleet",
-          "skycert validate --config pki/agents/10.0.0.9/skydive.yml --skydive 0.21",
-          "skycert validate --json --warn-days 60 | jq '.checks[] | select(.status == \"fail\")'",
-        ],
+        examples: `
+skycert validate                                  # ./skydive.yml, as init leaves it
+skycert validate --config /etc/skydive/skydive.yml --host 10.0.0.4
+skycert validate --fleet pki                      # every host of a CA fleet
+skycert validate --config pki/agents/10.0.0.9/skydive.yml --skydive 0.21
+skycert validate --json --warn-days 60 | jq '.checks[] | select(.status == "fail")'
+        `,
         exitCodes: `
 Statuses: pass, warn (connects, but fix it), fail (will not start, will not connect, or is unsafe), skip (with the reason).
 
