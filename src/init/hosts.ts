@@ -261,6 +261,12 @@ export async function initHosts(opts: HostsOptions): Promise<HostsResult> {
     return { ...summary, ok: c.failed === 0, dryRun: true, counts: c, configsUpdated: [], elapsedMs: Date.now() - started };
   }
 
+  // Every host was refused before a key was made: nothing is written, not even --out or the record.
+  if (pending.length === 0 && skipped.length === 0) {
+    const c = counts();
+    return { ...summary, ok: c.failed === 0, dryRun: false, counts: c, configsUpdated: [], elapsedMs: Date.now() - started };
+  }
+
   for (const dir of skipped) await tidy(dir);
   await ensureDir(out);
   const configsUpdated = await withLock(out, async () => {
@@ -268,6 +274,8 @@ export async function initHosts(opts: HostsOptions): Promise<HostsResult> {
     recover(join(out, "analyzers"));
     recover(join(out, "agents"));
     await issueAll(pending, ca, opts, results.length, results.length - pending.length);
+    // A run that issued nothing and failed leaves the record as it was (a clean re-run still reconciles it).
+    if (!results.some((r) => r.status === "issued") && results.some((r) => r.status === "failed")) return [];
     // The record, then every other host's config that the run changed (what agents dial, the paths).
     const next = mergeRecord(base, out, skydive, results, analyzers, inventory, changes, opts, ca);
     await writeRecord(out, next);
