@@ -6,7 +6,8 @@
  * analyzer pair serves every API (agents' too) and the agent pair dials.
  */
 import { type KeyObject, X509Certificate } from "node:crypto";
-import { join, resolve } from "node:path";
+import { statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { failure } from "../cli/errors.js";
 import { CERT_MODE, KEY_MODE, ensureDir, existing, octal, recover, withLock, writeSet } from "../fs/files.js";
 import { chooseCnf, loadCnf } from "../pki/cnf.js";
@@ -96,6 +97,9 @@ export async function initSelfSigned(opts: SelfSignedOptions): Promise<SelfSigne
   const missing: Role[] = [];
   if (opts.dryRun) return { ...base, dryRun: true, config: { path: configPath, changed: false, settings }, missing: [] };
 
+  // A config that cannot be edited is refused before --out is made; it is read again under the lock.
+  // One inside an --out that is not a folder yet does not exist: ensureDir names that folder's problem.
+  if (!isInside(configPath, out) || isFolder(out)) prepareConfigUpdate(configPath, settings, opts.force);
   // The keys are made in the thread pool while the config edit is prepared under the lock.
   const keys = opts.keys ?? plans.map(() => generateKey(opts.key));
   keys.forEach((k) => k.catch(() => undefined));
@@ -126,4 +130,17 @@ export async function initSelfSigned(opts: SelfSignedOptions): Promise<SelfSigne
     return changed;
   });
   return { ...base, dryRun: false, config: { path: configPath, changed, settings }, missing };
+}
+
+function isInside(path: string, dir: string): boolean {
+  const r = relative(dir, path);
+  return r !== ".." && !r.startsWith(`..${sep}`) && !isAbsolute(r);
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false;
+  }
 }
