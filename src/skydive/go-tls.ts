@@ -238,9 +238,7 @@ async function instantiate(): Promise<GoTls> {
   const go = new GoClass();
   go.argv = ["skydive-tls"];
   go.env = {}; // this process's GODEBUG and friends are not Skydive's
-  const wasm = g.WebAssembly as Wasm;
-  const module = await wasm.compile(readFileSync(join(GO_TLS_DIR, "skydive-tls.wasm")));
-  const instance = await wasm.instantiate(module, go.importObject);
+  const instance = await (g.WebAssembly as Wasm).instantiate(await goTlsModule(), go.importObject);
   let exited = false;
   void go.run(instance).then(() => {
     exited = true;
@@ -263,6 +261,19 @@ async function instantiate(): Promise<GoTls> {
       return call<HandshakeResult>(await raw.handshake(JSON.stringify(request)));
     },
   };
+}
+
+let compiled: Promise<WasmModule> | undefined;
+
+/**
+ * The compiled module. Worker threads are handed it (a WebAssembly.Module
+ * crosses threads), so they share its machine code, optimised tiers included,
+ * instead of compiling 6 MB again.
+ */
+export function goTlsModule(given?: unknown): Promise<WasmModule> {
+  if (given) compiled ??= Promise.resolve(given as WasmModule);
+  compiled ??= ((globalThis as Record<string, unknown>).WebAssembly as Wasm).compile(readFileSync(join(GO_TLS_DIR, "skydive-tls.wasm")));
+  return compiled;
 }
 
 let loading: Promise<GoTls> | undefined;

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { SkycertError, usageError } from "../cli/errors.js";
 import { readConfigFile } from "../skydive/config.js";
-import { type GoTls, loadGoTls } from "../skydive/go-tls.js";
+import { type GoTls, goTlsModule, loadGoTls } from "../skydive/go-tls.js";
 import { type FleetRecord, RECORD_FILE, abs, readRecord } from "../skydive/record.js";
 import type { Release } from "../skydive/release.js";
 import { CONFIG_FILE } from "../skydive/settings.js";
@@ -145,7 +145,8 @@ async function judgeHosts(job: FleetJob, go: GoTls): Promise<JudgedHost[]> {
   const workerFile = fileURLToPath(new URL("./validate-worker.js", import.meta.url));
   const threads = n >= THREADED_FROM && existsSync(workerFile) ? Math.min(availableParallelism() - 1, 3) : 0;
   let failed: unknown;
-  const workers = Array.from({ length: threads }, () => workerRun(workerFile, job, take, out).catch((err: unknown) => void (failed ??= err)));
+  const module = threads ? await goTlsModule() : undefined;
+  const workers = Array.from({ length: threads }, () => workerRun(workerFile, { job, module }, take, out).catch((err: unknown) => void (failed ??= err)));
   const shared: Shared = { reads: new Map(), parses: new Map() };
   for (let batch = take(); batch && !failed; batch = take()) {
     for (let i = batch[0]; i < batch[1]; i++) out[i] = await judgeHost(job, i, go, shared);
@@ -157,9 +158,9 @@ async function judgeHosts(job: FleetJob, go: GoTls): Promise<JudgedHost[]> {
   return out;
 }
 
-function workerRun(file: string, job: FleetJob, take: () => [number, number] | undefined, out: JudgedHost[]): Promise<void> {
+function workerRun(file: string, workerData: { job: FleetJob; module: unknown }, take: () => [number, number] | undefined, out: JudgedHost[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(file, { workerData: job });
+    const worker = new Worker(file, { workerData });
     const give = () => {
       const batch = take();
       if (batch) worker.postMessage(batch);

@@ -4,11 +4,12 @@
  * same judgeHost. Results cross as structured clones.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { loadGoTls } from "../skydive/go-tls.js";
+import { goTlsModule, loadGoTls } from "../skydive/go-tls.js";
 import { type FleetJob, judgeHost } from "./fleet.js";
 
-const job = workerData as FleetJob;
+const { job, module } = workerData as { job: FleetJob; module: unknown };
 const port = parentPort!;
+await goTlsModule(module);
 const go = await loadGoTls();
 const shared = { reads: new Map(), parses: new Map() };
 port.on("message", async ([from, to]: [number, number]) => {
