@@ -6,7 +6,7 @@
  * the operator's year needs: --san that only adds, --drop-san, --profile,
  * --rekey, a CA renewed without orphaning its leaves, and a whole fleet.
  */
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync, chmodSync } from "node:fs";
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -552,6 +552,53 @@ describe("renew --fleet", () => {
       expect(keyPub(join(small, "agents", h, "agent.key"))).toBe(pubkey(crt));
       expect(mode(join(small, "agents", h, "agent.key"))).toBe("400");
     });
+  });
+});
+
+describe("after a run killed between the two renames of a host's swap", () => {
+  // Above Linux's largest pid: never a live run's.
+  const DEAD = 4194304;
+  /** What renew --rekey (or init --force) leaves: the host's folder moved aside with the dead run's lock in it, the new set's staging folder beside it. */
+  const killedMidSwap = (fleet: string, host: string) => {
+    const agents = join(fleet, "agents");
+    const aside = join(agents, `.skycert-old-${host}-${DEAD}-1796158254917`);
+    renameSync(join(agents, host), aside);
+    mkdirSync(join(aside, ".skycert.lock"));
+    utimesSync(join(aside, ".skycert.lock"), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const stage = join(agents, `.skycert-tmp-${host}-${DEAD}-xXIlCG`);
+    mkdirSync(stage);
+    writeFileSync(join(stage, "agent.crt"), "half-written\n");
+    expect(existsSync(join(agents, host, "agent.crt"))).toBe(false);
+  };
+  const clean = (fleet: string) => expect(readdirSync(join(fleet, "agents")).filter((n) => n.startsWith(".skycert"))).toEqual([]);
+
+  it("renew --fleet puts the host's folder back before reading any certificate, then renews it with its key", () => {
+    const f = join(dir, "killed-fleet");
+    makeFleet(f, "g1=10.0.0.10,g2=10.0.0.11");
+    const crt = join(f, "agents", "g1", "agent.crt");
+    const [pub, was] = [pubkey(crt), serial(crt)];
+    killedMidSwap(f, "g1");
+    const r = json(["renew", "--fleet", f, "--within", "4000d"]);
+    expect(r.counts).toMatchObject({ renewed: 3, failed: 0 });
+    clean(f);
+    expect(readdirSync(join(f, "agents", "g1")).filter((n) => n.startsWith(".skycert"))).toEqual([]);
+    expect(pubkey(crt)).toBe(pub);
+    expect(keyPub(join(f, "agents", "g1", "agent.key"))).toBe(pub);
+    expect(serial(crt)).not.toBe(was);
+  });
+
+  it("renew CERT puts its set folder back (and a sibling's) before reading it", () => {
+    const f = join(dir, "killed-one");
+    makeFleet(f, "g1=10.0.0.10,g2=10.0.0.11");
+    const crt = join(f, "agents", "g1", "agent.crt");
+    const pub = pubkey(crt);
+    killedMidSwap(f, "g1");
+    killedMidSwap(f, "g2");
+    const r = json(["renew", crt]);
+    expect(r.fleet).toMatchObject({ entry: "g1", kind: "host" });
+    clean(f);
+    expect(pubkey(crt)).toBe(pub);
+    expect(existsSync(join(f, "agents", "g2", "agent.crt"))).toBe(true);
   });
 });
 

@@ -484,24 +484,44 @@ function restoreOld(old: string): void {
   }
 }
 
-/** Remove what dead runs left in `dir`. Call it holding the lock that guards `dir`'s writers. */
-export function recover(dir: string): string[] {
+/** What another run left in `dir` (a staging folder or temporary, a folder moved aside): under the lock, a dead run's. */
+function leftByOthers(dir: string): { name: string; kind: string }[] {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     return [];
   }
-  const done: string[] = [];
+  const found: { name: string; kind: string }[] = [];
   for (const name of names) {
     const m = /^\.skycert-(tmp|old)-.*?-(\d+)-[^-]+$/.exec(name);
-    if (!m || Number(m[2]) === process.pid) continue;
+    if (m && Number(m[2]) !== process.pid) found.push({ name, kind: m[1]! });
+  }
+  return found;
+}
+
+/** Remove what dead runs left in `dir`. Call it holding the lock that guards `dir`'s writers. */
+export function recover(dir: string): string[] {
+  const done: string[] = [];
+  for (const { name, kind } of leftByOthers(dir)) {
     const path = join(dir, name);
-    if (m[1] === "old") restoreOld(path);
+    if (kind === "old") restoreOld(path);
     else rmSync(path, { recursive: true, force: true });
     done.push(path);
   }
   return done;
+}
+
+/**
+ * `recover` each of `dirs` under `lockDir`'s lock (the one their writers hold),
+ * before a run reads what is in them: a folder a killed run moved aside is
+ * back first. The lock is taken only when one of them holds what another run
+ * left, so a run with nothing to recover locks nothing (its folders may be
+ * read-only to it).
+ */
+export async function recoverUnder(lockDir: string, dirs: readonly string[]): Promise<string[]> {
+  if (!dirs.some((d) => leftByOthers(d).length)) return [];
+  return withLock(lockDir, async () => dirs.flatMap((d) => recover(d)));
 }
 
 /**

@@ -6,10 +6,10 @@
  */
 import { X509Certificate } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { usageError } from "../cli/errors.js";
 import { command } from "../cli/invocation.js";
-import { readMaterial, recover, withLock } from "../fs/files.js";
+import { readMaterial, recover, recoverUnder, withLock } from "../fs/files.js";
 import { caSummary, loadCa } from "../pki/ca.js";
 import { parsePem } from "../pki/pem.js";
 import { abs, clientCert, readRecord } from "../skydive/record.js";
@@ -63,6 +63,10 @@ export async function renewFleet(opts: FleetOptions) {
   if (!record.ca) throw usageError(`--fleet ${opts.fleet}: ${dir}/skycert.json names no CA (the legacy self-signed pairs have no fleet)`, `renew each certificate: ${command("renew", "CERT")}`);
   const deadline = new Date(Date.now() + opts.withinDays * 86_400_000);
   const warnings: string[] = [];
+  // The folders whose sets a run swaps, as init recovers them under the fleet root's lock: a host folder a killed
+  // run moved aside is put back before any certificate is read (else it reads as missing until an init --ca run).
+  const folders = [dir, join(dir, "analyzers"), join(dir, "agents"), join(dir, "clients")];
+  if (!dryRun) await recoverUnder(dir, folders);
 
   const entry = (name: string, kind: "host" | "client", roles: string[], cert: string, sans: string[]): FleetEntryResult => ({ name, kind, roles, cert, status: "not due", key: rekey ? "new" : "kept", sans });
   const entries = [...record.hosts.map((h) => entry(h.name, "host", [...h.roles], abs(dir, h.cert), h.sans)), ...(record.clients ?? []).map((c) => entry(c.name, "client", ["client"], clientCert(dir, c), []))];
@@ -101,7 +105,7 @@ export async function renewFleet(opts: FleetOptions) {
     opts.onProgress?.(++done, due.length, e.name);
   };
   const pool = async () => {
-    if (!dryRun) recover(dir);
+    if (!dryRun) for (const f of folders) recover(f);
     let next = 0;
     opts.onProgress?.(0, due.length, "");
     await Promise.all(Array.from({ length: parallelism }, async () => {

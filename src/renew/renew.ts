@@ -12,7 +12,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { failure, usageError } from "../cli/errors.js";
 import { command } from "../cli/invocation.js";
 import type { PassphraseSource } from "../cli/passphrase.js";
-import { CERT_MODE, KEY_MODE, MAX_PEM_BYTES, octal, readInput, recover, withLock, writeFileAtomic, writeSet } from "../fs/files.js";
+import { CERT_MODE, KEY_MODE, MAX_PEM_BYTES, octal, readInput, recover, recoverUnder, withLock, writeFileAtomic, writeSet } from "../fs/files.js";
 import { CA_FOLDER, type LoadedCa, caSummary, findCaCert, keyBeside, loadCa } from "../pki/ca.js";
 import { getSection, loadCnf } from "../pki/cnf.js";
 import { find, readExtensionSection } from "../pki/extensions.js";
@@ -113,6 +113,13 @@ export async function renewCertificate(opts: RenewOptions, ctx: RenewContext = {
   const { san: addSans = [], dropSan: dropSans = [], rekey = false, force = false, dryRun = false } = opts;
   const warnings: string[] = [];
   const certPath = resolve(opts.cwd, opts.cert);
+  if (!dryRun && !ctx.fleet) {
+    // A run killed while it swapped the set in (a --rekey, an init --force) left the folder moved aside: put back, under
+    // the lock a set write takes below (a fleet run recovered its folders already), before the certificate is read.
+    const early = membership(certPath, [], undefined);
+    const setDir = dirname(certPath);
+    await recoverUnder(early?.host || early?.client ? early.dir : dirname(setDir), [dirname(setDir)]);
+  }
   const { info, raw, pem, bytes: original } = readCert(certPath);
   const publicKey = spkiKey(info);
   const selfSigned = isSelfSigned(info);
