@@ -12,7 +12,7 @@
  *   temporary is named after its run's pid, and only lock holders write them,
  *   so under the lock every temporary of another pid is a dead run's.
  */
-import { accessSync, closeSync, constants, existsSync, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { type FileHandle, chmod, link, lstat, mkdir, mkdtemp, open, readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { SkycertError, failure, usageError } from "../cli/errors.js";
@@ -329,7 +329,7 @@ export async function writeSet(dir: string, files: readonly FileSpec[], opts: { 
         current.isSymbolicLink() ? "pass --force to replace the link itself" : "remove it or choose another --out",
       );
     }
-    syncDir(parent);
+    await syncDir(parent);
   } catch (err) {
     await rm(stage, { recursive: true, force: true });
     throw fsError(err, dir, "write");
@@ -416,7 +416,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
       await rm(bakTmp, { force: true });
     }
     await rename(tmp, path);
-    syncDir(dirname(path));
+    await syncDir(dirname(path));
     return true;
   } catch (err) {
     await rm(tmp, { force: true });
@@ -445,16 +445,15 @@ function dropDeadTemporaries(path: string): void {
 }
 
 /** Make the renames in `dir` durable; some file systems refuse fsync on a folder, which is fine. */
-function syncDir(dir: string): void {
+async function syncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
   try {
-    const fd = openSync(dir, constants.O_RDONLY);
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fh = await open(dir, constants.O_RDONLY);
+    await fh.sync();
   } catch {
     /* best effort */
+  } finally {
+    await fh?.close().catch(() => undefined);
   }
 }
 
