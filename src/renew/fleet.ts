@@ -5,12 +5,12 @@
  * renewal is a decision of its own, so one expiring within the window is named.
  */
 import { X509Certificate } from "node:crypto";
-import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { usageError } from "../cli/errors.js";
 import { command } from "../cli/invocation.js";
 import { readMaterial, recover, recoverUnder, withLock } from "../fs/files.js";
 import { caSummary, loadCa } from "../pki/ca.js";
+import { HOSTS_IN_FLIGHT } from "../pki/keys.js";
 import { parsePem } from "../pki/pem.js";
 import { abs, clientCert, readRecord } from "../skydive/record.js";
 import { type RenewOptions, renewCertificate } from "./renew.js";
@@ -86,7 +86,7 @@ export async function renewFleet(opts: FleetOptions) {
     warnings.push(`the CA ${caPath} expires on ${ca.info.notAfter!.toISOString()}, within the window; renew --fleet never renews the CA: renew it on its own (its key is kept, so every certificate it signed stays valid): ${command("renew", caPath)}`);
   }
 
-  const parallelism = Math.max(1, Math.min(due.length, Math.max(2, availableParallelism())));
+  const parallelism = Math.max(1, Math.min(due.length, HOSTS_IN_FLIGHT));
   const ctx = { fleetCa: ca, fleet: { dir, record }, lockedRoot: dryRun ? undefined : dir };
   let done = 0;
   const one = async (e: FleetEntryResult) => {
