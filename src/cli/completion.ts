@@ -15,12 +15,13 @@ interface Spec {
 
 function specs(cmd: Command, path: string[] = []): Spec[] {
   const choices: Record<string, string[]> = {};
-  for (const o of cmd.options) if (o.argChoices && o.long) choices[o.long] = o.argChoices;
+  const options = cmd.options.filter((o) => !o.hidden);
+  for (const o of options) if (o.argChoices && o.long) choices[o.long] = o.argChoices;
   const positional = (cmd.registeredArguments ?? []).flatMap((a) => a.argChoices ?? []);
   const own: Spec = {
     path,
     subcommands: cmd.commands.map((c) => c.name()),
-    flags: cmd.options.map((o) => o.long ?? o.short ?? "").filter(Boolean).concat(["--help"]),
+    flags: options.map((o) => o.long ?? o.short ?? "").filter(Boolean).concat(["--help"]),
     choices,
     positional,
   };
@@ -39,13 +40,13 @@ function bash(all: Spec[]): string {
     .join("\n");
   return `# skycert completion for bash: source <(skycert completion bash)
 _skycert() {
-  local cur prev path="" w
+  local cur prev cmd="" w
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  for w in "\${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
-    case "$w" in -*) ;; *) case " ${all.map((s) => s.path.join("/")).filter(Boolean).join(" ")} " in *" \${path:+$path/}$w "*) path="\${path:+$path/}$w";; esac;; esac
+  for w in "\${COMP_WORDS[@]:1:$((COMP_CWORD-1))}"; do
+    case "$w" in -*) ;; *) case " ${all.map((s) => s.path.join("/")).filter(Boolean).join(" ")} " in *" \${cmd:+$cmd/}$w "*) cmd="\${cmd:+$cmd/}$w";; esac;; esac
   done
-  case "\${path//\\// }" in
+  case "\${cmd//\\// }" in
 ${cases}
   esac
 }
@@ -53,6 +54,7 @@ complete -o default -F _skycert skycert
 `;
 }
 
+/** The bash script through zsh's bashcompinit; hence no variable named path (zsh ties it to PATH) and $((…)) in slices. */
 function zsh(all: Spec[]): string {
   return `#compdef skycert
 # skycert completion for zsh: source <(skycert completion zsh)
