@@ -257,8 +257,12 @@ async function sweep(w: Writer): Promise<{ seen: string[]; missed: string[]; nex
     const at = `change ${target.index}/${all.length} (${target.key})`;
     const k = await killAt(w.args, cur, cur, ref, target, reset);
     killRuns += k.attempts;
-    expect(k.run.code, `${at}: not killed: ${k.run.stderr}`).toBe(128);
-    if (!k.landed) {
+    // A kill aimed at the run's last changes (releasing its lock) can come after the exit on a loaded
+    // machine: the run then completed, a state the checks below judge like any other.
+    const ranOut = k.run.code === 0 && target.index >= all.length - 1;
+    if (ranOut) unreachable.push(`${at}: the run exited before the kill`);
+    else expect(k.run.code, `${at}: not killed: ${k.run.stderr}`).toBe(128);
+    if (!k.landed && !ranOut) {
       // The one kind of state strace cannot always reach: between two writes of one thread, which it
       // counts together with libuv's eventfd wake-ups (their number varies from run to run).
       const previousChange = all[target.index - 2];
