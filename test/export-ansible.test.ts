@@ -503,6 +503,23 @@ describe("refusals and usage", () => {
     expect(existsSync(m.config)).toBe(false);
   }, LONG);
 
+  it("a fleet made with --deploy-dir exports to that folder on the hosts; validate passes on what landed", () => {
+    const m = machines(dir, [["dd", ["analyzer", "agent"]]])[0]!;
+    // The deploy dir is where the files land, so the inventory does not set skycert_tls_dir.
+    writeFileSync(join(dir, "dd-hosts"), `[analyzers]\ndd ansible_connection=local ansible_host=127.0.0.1 skydive_config_file=${m.config}\n[agents]\ndd\n`);
+    ok(run(["init", "ca", "--out", "dd-pki", "--key-type", "ecdsa"], dir), "init ca");
+    ok(run(["init", "analyzer", "agent", "--ca", "dd-pki", "--inventory", "dd-hosts", "--out", "dd-pki", "--deploy-dir", m.tls, "--key-type", "ecdsa"], dir), "init --deploy-dir");
+    const result = JSON.parse(ok(run(["export", "ansible", "--inventory", "dd-hosts", "--out", "deploy-dd", "--from", "dd-pki", "--json"], dir), "export").stdout);
+    expect(result.tlsDir).toBe(m.tls);
+    const { recap } = playbook(dir, join(dir, "dd-hosts"), join(dir, "deploy-dd", "skydive-tls.yml"));
+    expect(recap.dd).toMatchObject({ failed: 0 });
+    expect(readdirSync(m.tls).sort()).toEqual(["analyzer.crt", "analyzer.key", "skydive-ca.crt"]);
+    expect(mode(join(m.tls, "analyzer.key"))).toBe("400");
+    expect(readFileSync(m.config, "utf8")).toContain(`server_cert: ${join(m.tls, "analyzer.crt")}`);
+    const v = run(["validate", "--config", m.config, "--host", "127.0.0.1", "--json"], dir);
+    expect(v.code, v.stdout).toBe(0);
+  }, LONG);
+
   it("needs --inventory and --out (exit 2), names an inventory Ansible refuses, and documents itself", () => {
     expect(run(["export", "ansible", "--out", "x"], dir).code).toBe(2);
     writeFileSync(join(dir, "broken.yml"), "all:\n  children: [\n");

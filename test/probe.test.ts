@@ -284,6 +284,22 @@ describe("bad verdicts", () => {
   });
 });
 
+describe("a fleet made with --deploy-dir", () => {
+  it("its configs name the paths on the hosts; probe --fleet dials with the host's pair from the fleet folder and compares what is served with it", async () => {
+    ok(skycert(["init", "ca", "--out", "dep", "--key-type", "ecdsa"], { cwd: dir }));
+    ok(skycert(["init", "analyzer", "agent", "--ca", "dep", "--out", "dep", "--hosts", "dd=127.0.0.1", "--deploy-dir", "/etc/skydive/tls", "--key-type", "ecdsa"], { cwd: dir }));
+    const host = join(dir, "dep", "analyzers", "dd");
+    const settings = settingsOf(join(host, "skydive.yml"));
+    expect(settings["tls.server_cert"]).toBe("/etc/skydive/tls/analyzer.crt");
+    // Installed as the playbook installs it: each file of the host's folder, and the CA, under the deploy dir.
+    const installed = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, typeof v === "string" && v.startsWith("/etc/skydive/tls/") ? (v.endsWith("skydive-ca.crt") ? join(dir, "dep", "ca", "skydive-ca.crt") : join(host, v.slice("/etc/skydive/tls/".length))) : v]));
+    const api = await serve({ release: "0.27", role: "analyzer", settings: installed as Settings });
+    const p = probeJson([api.addr, "--fleet", "dep"], 0).probes[0];
+    expect(p).toMatchObject({ verdict: "good", fleetHost: { name: "dd" }, go: { ok: true }, clientCert: { path: join(host, "analyzer.crt"), accepted: true, required: true } });
+    expect(p.disk).toMatchObject({ path: join(host, "analyzer.crt"), fingerprint: fingerprint(join(host, "analyzer.crt")), same: true });
+  });
+});
+
 describe("many addresses, --fleet alone, usage", () => {
   it("several addresses at once (bounded concurrency), results in the order given", async () => {
     const api = await serve({ release: "0.27", role: "analyzer", settings: settingsOf(an1.yml) });
