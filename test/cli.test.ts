@@ -17,6 +17,15 @@ describe("did you mean", () => {
     expect(oneLine(skycert(["init", "analyzer", "--sna", "10.0.0.1"]), 2)).toMatch(/unknown option '--sna' \(Did you mean --san\?\)/);
     expect(oneLine(skycert(["renew", "x.crt", "--rekye"]), 2)).toMatch(/Did you mean --rekey\?/);
   });
+
+  it("a value outside a flag's choices, or an unknown role, names the closest one (exit 2)", () => {
+    expect(oneLine(skycert(["validate", "--role", "analyzr"]), 2)).toMatch(/argument 'analyzr' is invalid\. Allowed choices are analyzer, agent\. \(did you mean analyzer\?\)$/);
+    expect(oneLine(skycert(["init", "--skydive", "0.28"]), 2)).toMatch(/\(Skydive 0\.28 is of the 0\.27 family: --skydive 0\.27\)$/);
+    expect(oneLine(skycert(["validate", "--skydive", "v0.24.0"]), 2)).toMatch(/\(Skydive v0\.24\.0 is of the 0\.21 family: --skydive 0\.21\)$/);
+    expect(oneLine(skycert(["export", "k8s", "--skydive", "0.20"]), 2)).toMatch(/--skydive legacy\)$/);
+    expect(oneLine(skycert(["probe", "--skydive", "lagacy"]), 2)).toMatch(/\(did you mean legacy\?\)$/);
+    expect(oneLine(skycert(["init", "analyzr"]), 2)).toMatch(/unknown init target "analyzr" \(did you mean analyzer\?\)/);
+  });
 });
 
 describe("skycert completion", () => {

@@ -11,10 +11,12 @@ import { register as registerInit } from "../init/command.js";
 import { register as registerInspect } from "../inspect/command.js";
 import { register as registerProbe } from "../probe/command.js";
 import { register as registerRenew } from "../renew/command.js";
+import { familyOf } from "../skydive/release.js";
 import { register as registerValidate } from "../validate/command.js";
 import { registerCompletion } from "./completion.js";
 import { SkycertError, printable } from "./errors.js";
 import { EXIT_CODES } from "./flags.js";
+import { didYouMean } from "./suggest.js";
 
 declare const SKYCERT_VERSION: string;
 const version = typeof SKYCERT_VERSION === "string" ? SKYCERT_VERSION : "0.0.0-dev";
@@ -32,7 +34,11 @@ export function buildProgram(): Command {
       // One line, whatever a flag value holds; commander's "(Did you mean ...?)" joins it.
       outputError: (message, write) => {
         const [text, ...hints] = message.trim().replace(/^error: /, "").split(/\n(?=\(Did you mean)/);
-        write(`skycert: ${printable(text!, 2000)}${hints.map((h) => ` ${printable(h)}`).join("")}\n`);
+        // A value outside a flag's choices (--role analyzr, --skydive 0.28) gets the closest choice too.
+        const choice = /^option '(\S+).*' argument '(.*)' is invalid\. Allowed choices are (.*)\.$/.exec(text!);
+        const family = choice?.[1] === "--skydive" ? familyOf(choice[2]!) : undefined;
+        const hint = family ? ` (Skydive ${choice![2]} is of the ${family} family: --skydive ${family})` : choice ? didYouMean(choice[2]!, choice[3]!.split(", ")) : "";
+        write(`skycert: ${printable(text!, 2000)}${hint}${hints.map((h) => ` ${printable(h)}`).join("")}\n`);
       },
     });
   registerInit(program);

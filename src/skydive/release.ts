@@ -30,6 +30,14 @@ export const RELEASE_NAMES: Record<Release, string> = {
   "0.27": "Skydive 0.27 and later (tls.* schema)",
 };
 
+/** The family a Skydive version number belongs to (v0.24.0 -> 0.21), for a --skydive given as a version. */
+export function familyOf(version: string): Release | undefined {
+  const m = /^v?0\.(\d+)(\.\d+)?$/.exec(version);
+  if (!m) return undefined;
+  const minor = Number(m[1]);
+  return minor <= 20 ? "legacy" : minor <= 26 ? "0.21" : "0.27";
+}
+
 /** The setting keys of each part a process loads, by release family. */
 export interface PairKeys {
   cert: string;
