@@ -4,12 +4,14 @@
 // Files are written to a temporary folder and renamed over dist/, so a skycert
 // running while a build happens never sees a half-written bundle.
 import { build } from "esbuild";
-import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const stage = mkdtempSync(join(root, ".dist-"));
+// mkdtemp makes the folder 0700: dist/ must be readable by every user who runs skycert (a root install).
+chmodSync(stage, 0o755);
 try {
   await build({
     entryPoints: { skycert: join(root, "src/cli/main.ts"), "validate-worker": join(root, "src/validate/worker.ts") },
