@@ -54,10 +54,11 @@ complete -o default -F _skycert skycert
 `;
 }
 
-/** The bash script through zsh's bashcompinit; hence no variable named path (zsh ties it to PATH) and $((…)) in slices. */
+/** The bash script through zsh's bashcompinit (which needs compinit's compdef: loaded when the user's zshrc has not); hence no variable named path (zsh ties it to PATH) and $((…)) in slices. */
 function zsh(all: Spec[]): string {
   return `#compdef skycert
 # skycert completion for zsh: source <(skycert completion zsh)
+(( $+functions[compdef] )) || { autoload -U compinit && compinit -i; }
 autoload -U +X bashcompinit && bashcompinit
 ${bash(all)}`;
 }
