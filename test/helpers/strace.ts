@@ -29,7 +29,7 @@
  * thread may stay out of reach; the sweep says which (test/crash.test.ts).
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -275,15 +275,18 @@ export async function killAt(args: string[], cwd: string, root: string, ref: Tra
     for (let attempt = 1; attempt <= tries; attempt++) {
       tried.add(rank);
       reset();
+      // A run strace refused leaves no trace of its own: never judge it by the previous attempt's.
+      rmSync(traceFile, { force: true });
       const run = await tracedRunAsync(args, cwd, traceFile, ["-e", `inject=${point.call}:signal=SIGKILL:when=${rank}`], point.spec);
-      const done = readTrace(readFileSync(traceFile, "utf8"), root, cwd).changes;
+      const done = existsSync(traceFile) ? readTrace(readFileSync(traceFile, "utf8"), root, cwd).changes : [];
       const killed = run.code === 128 || run.code === 137;
       last = { run, completed: done.length, attempts: attempt, landed: killed && lands(done) };
       if (last.landed) return last;
       const past = point.call === target.call ? done.find((c) => c.key === target.key) : undefined;
       const next = past && done.length > before.length ? past.rank : done.length < before.length ? rank + 1 : rank - 1;
-      // A rank tried already: the next one up (a write's rank drifts upwards with the eventfd writes).
-      rank = tried.has(next) ? Math.max(...tried) + 1 : next;
+      // A rank tried already, or none (ranks count from 1): the next one up (a write's rank drifts upwards
+      // with the eventfd writes).
+      rank = tried.has(next) || next < 1 ? Math.max(...tried) + 1 : next;
     }
     return last!;
   } finally {
